@@ -1,0 +1,47 @@
+/**
+ * The one registry of error codes: each code has one HTTP status and a default message.
+ * The server answers with these codes; the SDKs expose them on their error class.
+ */
+export const errorCatalog = {
+  validation_failed: { status: 400, message: 'The request is not valid.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  invalid_patch: { status: 400, message: 'The patch cannot be applied.' },
+  unauthorized: { status: 401, message: 'Missing or invalid credentials.' },
+  forbidden: { status: 403, message: 'These credentials may not do this.' },
+  app_inactive: { status: 403, message: 'This app is inactive.' },
+  ip_not_allowed: { status: 403, message: 'Calls from this address are not allowed for this app.' },
+  not_found: { status: 404, message: 'Not found.' },
+  route_not_found: { status: 404, message: 'No such route.' },
+  method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
+  patch_test_failed: { status: 409, message: 'A "test" operation of the patch failed; nothing was changed.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'This content type is not supported here.' },
+  idempotency_key_reused: {
+    status: 422,
+    message: 'This Idempotency-Key was already used with a different request.',
+  },
+  rate_limited: { status: 429, message: 'Too many requests; retry later.' },
+  internal_error: { status: 500, message: 'Something went wrong on our side.' },
+  service_unavailable: { status: 503, message: 'The service is temporarily unavailable; retry later.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** The body of every error response: `{"error":{"code","message","details"}}`. */
+export interface ErrorBody {
+  error: {
+    code: ErrorCode | (string & {});
+    message: string;
+    details?: unknown;
+  };
+}
+
+/** Details of a `validation_failed` error: the offending field as a dotted path. */
+export interface ValidationErrorDetails {
+  field: string;
+  reason: string;
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorCatalog, code);
+}

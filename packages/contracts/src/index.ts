@@ -1,0 +1,15 @@
+export { errorCatalog, isErrorCode } from './errors.ts';
+export type { ErrorBody, ErrorCode, ValidationErrorDetails } from './errors.ts';
+export { profileScopes } from './apps.ts';
+export type {
+  App,
+  AppBranding,
+  AppConfig,
+  CreatedApp,
+  JsonPatchOperation,
+  Page,
+  ProfileScope,
+  RotatedSecret,
+} from './apps.ts';
+export { webhookDeliveryStatuses, webhookHeaders } from './webhooks.ts';
+export type { WebhookDelivery, WebhookDeliveryStatus, WebhookEvent } from './webhooks.ts';

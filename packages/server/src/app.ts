@@ -1,0 +1,78 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { RealtimeBus } from './platform/bus/bus.ts';
+import type { Database } from './platform/database/database.ts';
+import { createAuthGuards } from './platform/http/auth.ts';
+import { installErrorHandling } from './platform/http/error-handler.ts';
+import { healthRoutes } from './platform/http/health-routes.ts';
+import { Idempotency } from './platform/http/idempotency.ts';
+import { registerOpenApi } from './platform/http/openapi.ts';
+import { validatorCompiler } from './platform/http/validation.ts';
+import type { Keyring } from './platform/keyring.ts';
+import { RequestLogController } from './platform/logging.ts';
+import type { Metrics } from './platform/metrics.ts';
+import { appRoutes } from './capabilities/apps/routes.ts';
+import { AppService } from './capabilities/apps/service.ts';
+import { WebhookDispatcher, type DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
+import { Outbox } from './capabilities/webhooks/outbox.ts';
+import { webhookRoutes } from './capabilities/webhooks/routes.ts';
+import { WebhookService } from './capabilities/webhooks/service.ts';
+
+export interface AppDeps {
+  db: Database;
+  bus: RealtimeBus;
+  keyring: Keyring;
+  metrics: Metrics;
+  logger: Logger;
+  adminToken: string;
+  publicUrl: string;
+  trustProxy: boolean;
+  webhooks?: Partial<DispatcherOptions>;
+}
+
+export interface BuiltApp {
+  http: FastifyInstance;
+  dispatcher: WebhookDispatcher;
+  idempotency: Idempotency;
+}
+
+const bodyLimit = 1024 * 1024;
+const patchContentTypes = ['application/merge-patch+json', 'application/json-patch+json'];
+
+/** Fastify with every capability registered. The caller owns the dependencies and starts the dispatcher. */
+export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
+  const http = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit,
+    trustProxy: deps.trustProxy,
+    logController: new RequestLogController(),
+  });
+  http.setValidatorCompiler(validatorCompiler);
+  http.decorateRequest('principal', null);
+  http.addContentTypeParser(patchContentTypes, { parseAs: 'string' }, http.getDefaultJsonParser('error', 'error'));
+  installErrorHandling(http);
+
+  http.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await registerOpenApi(http, deps.publicUrl);
+
+  const outbox = new Outbox(deps.db, deps.bus);
+  const apps = new AppService(deps.db, deps.keyring, deps.bus, outbox);
+  const dispatcher = new WebhookDispatcher(deps.db, deps.keyring, deps.bus, deps.metrics, deps.logger, deps.webhooks);
+  const webhooks = new WebhookService(deps.db, dispatcher);
+  const idempotency = new Idempotency(deps.db, deps.keyring);
+  const guards = createAuthGuards({
+    adminToken: deps.adminToken,
+    authenticateApp: (appId, secret, ip) => apps.authenticate(appId, secret, ip),
+  });
+
+  healthRoutes(http, deps);
+  appRoutes(http, { apps, guards, idempotency });
+  webhookRoutes(http, { webhooks, guards });
+  return { http, dispatcher, idempotency };
+}

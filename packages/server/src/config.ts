@@ -1,0 +1,117 @@
+import path from 'node:path';
+
+/** Everything the server reads from its environment, checked once at start. */
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  redisUrl: string | null;
+  adminToken: string | null;
+  masterKey: Buffer | null;
+  previousMasterKeys: Buffer[];
+  logLevel: LogLevel;
+  trustProxy: boolean;
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof logLevels)[number];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the configuration; throws a ConfigError naming the variable at fault. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = parsePort(env.PORT);
+  return {
+    host: nonEmpty(env.HOST) ?? '0.0.0.0',
+    port,
+    publicUrl: parsePublicUrl(env.TESSERA_PUBLIC_URL, port),
+    dataDir: path.resolve(nonEmpty(env.TESSERA_DATA_DIR) ?? './data'),
+    databaseUrl: parseUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
+    redisUrl: parseUrl('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    adminToken: parseAdminToken(env.TESSERA_ADMIN_TOKEN),
+    masterKey: parseMasterKey('TESSERA_MASTER_KEY', env.TESSERA_MASTER_KEY),
+    previousMasterKeys: (nonEmpty(env.TESSERA_PREVIOUS_MASTER_KEYS) ?? '')
+      .split(',')
+      .filter((k) => k.trim() !== '')
+      .map((k) => parseMasterKey('TESSERA_PREVIOUS_MASTER_KEYS', k.trim()) as Buffer),
+    logLevel: parseLogLevel(env.LOG_LEVEL),
+    trustProxy: parseBoolean('TESSERA_TRUST_PROXY', env.TESSERA_TRUST_PROXY),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parsePort(value: string | undefined): number {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return 8080;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) {
+    throw new ConfigError(`PORT must be an integer from 0 (any free port) to 65535 (got "${raw}").`);
+  }
+  return port;
+}
+
+function parseUrl(name: string, value: string | undefined, protocols: string[]): string | null {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL (${protocols.join(' or ')}//…).`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.join(' or ')}// (got ${url.protocol}//).`);
+  }
+  return raw;
+}
+
+function parsePublicUrl(value: string | undefined, port: number): string {
+  const raw = parseUrl('TESSERA_PUBLIC_URL', value, ['http:', 'https:']);
+  if (raw === null) return `http://localhost:${port}`;
+  const url = new URL(raw);
+  if (url.search || url.hash) throw new ConfigError('TESSERA_PUBLIC_URL must not have a query or a fragment.');
+  return url.href.replace(/\/+$/, '');
+}
+
+function parseAdminToken(value: string | undefined): string | null {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return null;
+  if (raw.length < 32) {
+    throw new ConfigError('TESSERA_ADMIN_TOKEN must be at least 32 characters (use a random value).');
+  }
+  return raw;
+}
+
+function parseMasterKey(name: string, value: string | undefined): Buffer | null {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return null;
+  const key = Buffer.from(raw, 'base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw) || key.length !== 32) {
+    throw new ConfigError(`${name} must be the base64 encoding of exactly 32 bytes (openssl rand -base64 32).`);
+  }
+  return key;
+}
+
+function parseLogLevel(value: string | undefined): LogLevel {
+  const raw = nonEmpty(value) ?? 'info';
+  if (!(logLevels as readonly string[]).includes(raw)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(', ')} (got "${raw}").`);
+  }
+  return raw as LogLevel;
+}
+
+function parseBoolean(name: string, value: string | undefined): boolean {
+  const raw = nonEmpty(value)?.toLowerCase();
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError(`${name} must be true or false (got "${value}").`);
+}

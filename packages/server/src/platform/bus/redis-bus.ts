@@ -1,0 +1,62 @@
+import { Redis } from 'ioredis';
+import type { BusHandler, BusMessage, RealtimeBus, Unsubscribe } from './bus.ts';
+import { TopicHandlers } from './bus.ts';
+
+const channelPrefix = 'tessera:';
+
+/** The bus across instances: Redis pub/sub, one connection to publish and one to listen. */
+export class RedisBus implements RealtimeBus {
+  readonly #publisher: Redis;
+  readonly #subscriber: Redis;
+  readonly #handlers = new TopicHandlers();
+  readonly #onError: (error: unknown) => void;
+
+  private constructor(publisher: Redis, subscriber: Redis, onError: (error: unknown) => void) {
+    this.#publisher = publisher;
+    this.#subscriber = subscriber;
+    this.#onError = onError;
+    subscriber.on('message', (channel: string, raw: string) => {
+      let message: BusMessage;
+      try {
+        message = JSON.parse(raw) as BusMessage;
+      } catch (error) {
+        onError(error);
+        return;
+      }
+      this.#handlers.deliver(channel.slice(channelPrefix.length), message, onError);
+    });
+  }
+
+  static async connect(url: string, onError: (error: unknown) => void = () => {}): Promise<RedisBus> {
+    const options = { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 3_000 };
+    const publisher = new Redis(url, options);
+    const subscriber = new Redis(url, options);
+    for (const connection of [publisher, subscriber]) connection.on('error', onError);
+    await Promise.all([publisher.connect(), subscriber.connect()]);
+    return new RedisBus(publisher, subscriber, onError);
+  }
+
+  async publish(topic: string, message: BusMessage): Promise<void> {
+    await this.#publisher.publish(channelPrefix + topic, JSON.stringify(message));
+  }
+
+  subscribe(topic: string, handler: BusHandler): Unsubscribe {
+    if (this.#handlers.add(topic, handler)) {
+      this.#subscriber.subscribe(channelPrefix + topic).catch(this.#onError);
+    }
+    return () => {
+      if (this.#handlers.remove(topic, handler)) {
+        this.#subscriber.unsubscribe(channelPrefix + topic).catch(this.#onError);
+      }
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.#publisher.ping();
+  }
+
+  async close(): Promise<void> {
+    this.#subscriber.disconnect();
+    await this.#publisher.quit().catch(() => this.#publisher.disconnect());
+  }
+}

@@ -1,0 +1,98 @@
+import pg from 'pg';
+import { DatabaseUnavailableError, type Connection, type Driver, type Row } from './database.ts';
+
+// SQLSTATE classes that mean "the connection is gone or the server is not accepting work".
+const unavailableStates = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);
+const unavailableSystemCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+// Conflicts that a retry of the whole transaction resolves.
+const retryableStates = new Set(['40001', '40P01']);
+
+export function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: string }).code;
+  if (code !== undefined && (unavailableStates.has(code) || unavailableSystemCodes.has(code))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(
+    error.message,
+  );
+}
+
+function translate(error: unknown): unknown {
+  return isConnectionFailure(error)
+    ? new DatabaseUnavailableError(`database unavailable: ${(error as Error).message}`, { cause: error })
+    : error;
+}
+
+/** PostgreSQL through a `pg` pool. A dropped connection is replaced on the next checkout. */
+export class PostgresDriver implements Driver {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+
+  constructor(connectionString: string, options: { max?: number; onIdleError?: (error: Error) => void } = {}) {
+    this.#pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 16,
+      connectionTimeoutMillis: 2_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client whose connection the server closed emits here; the pool drops it and reconnects later.
+    this.#pool.on('error', (error) => options.onIdleError?.(error));
+  }
+
+  async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+    try {
+      const result = await this.#pool.query(sql, params as unknown[] | undefined);
+      return result.rows as R[];
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.query(sql);
+  }
+
+  async withTransaction<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await this.#pool.connect();
+        await client.query('BEGIN');
+      } catch (error) {
+        client?.release(true);
+        // Nothing was done yet: a connection that died while idle is safe to replace once.
+        if (attempt === 1 && isConnectionFailure(error)) continue;
+        throw translate(error);
+      }
+      const connection = clientConnection(client);
+      try {
+        const result = await work(connection);
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (error) {
+        const broken = isConnectionFailure(error);
+        if (!broken) await client.query('ROLLBACK').catch(() => {});
+        client.release(broken);
+        const state = (error as { code?: string }).code;
+        if (state !== undefined && retryableStates.has(state) && attempt < 3) continue;
+        throw translate(error);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.end();
+  }
+}
+
+function clientConnection(client: pg.PoolClient): Connection {
+  return {
+    async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+      const result = await client.query(sql, params as unknown[] | undefined);
+      return result.rows as R[];
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+  };
+}

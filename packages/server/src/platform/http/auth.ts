@@ -1,0 +1,61 @@
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { secretsEqual } from '../secrets.ts';
+import { ApiError } from './api-error.ts';
+
+/** Who is calling: the operator (admin token) or an app's backend (its credentials). */
+export type Principal = { kind: 'admin' } | { kind: 'app'; appId: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** Checks an app's Basic credentials; throws 401/403 ApiErrors (wrong secret, inactive, address refused). */
+export type AppAuthenticator = (appId: string, secret: string, ip: string) => Promise<void>;
+
+export interface AuthGuards {
+  admin: preHandlerAsyncHookHandler;
+  app: preHandlerAsyncHookHandler;
+  adminOrApp: preHandlerAsyncHookHandler;
+}
+
+const challengeHeaders = { 'www-authenticate': 'Bearer realm="tessera", Basic realm="tessera"' };
+
+function unauthorized(message: string): ApiError {
+  return new ApiError('unauthorized', message, { headers: challengeHeaders });
+}
+
+/** Route guards: each reads `Authorization` and sets `request.principal`, or refuses with 401/403. */
+export function createAuthGuards(options: { adminToken: string; authenticateApp: AppAuthenticator }): AuthGuards {
+  async function identify(request: FastifyRequest, allowAdmin: boolean, allowApp: boolean): Promise<void> {
+    const header = request.headers.authorization;
+    if (!header) throw unauthorized('Credentials are required: an admin token or the app credentials.');
+    const [scheme = '', value = ''] = header.split(' ', 2).map((part) => part.trim());
+    if (scheme.toLowerCase() === 'bearer' && value) {
+      if (!secretsEqual(value, options.adminToken)) throw unauthorized('The admin token is not valid.');
+      if (!allowAdmin) throw new ApiError('forbidden', 'This call is made with app credentials, not the admin token.');
+      request.principal = { kind: 'admin' };
+      return;
+    }
+    if (scheme.toLowerCase() === 'basic' && value) {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 1) throw unauthorized('Basic credentials must be app_id:app_secret.');
+      const appId = decoded.slice(0, colon);
+      await options.authenticateApp(appId, decoded.slice(colon + 1), request.ip);
+      if (!allowApp) throw new ApiError('forbidden', 'This call needs the admin token.');
+      request.principal = { kind: 'app', appId };
+      return;
+    }
+    throw unauthorized('Use "Authorization: Bearer <admin token>" or "Authorization: Basic <app_id:app_secret>".');
+  }
+
+  const guard =
+    (allowAdmin: boolean, allowApp: boolean): preHandlerAsyncHookHandler =>
+    async (request: FastifyRequest, _reply: FastifyReply) =>
+      identify(request, allowAdmin, allowApp);
+
+  return { admin: guard(true, false), app: guard(false, true), adminOrApp: guard(true, true) };
+}
+
