@@ -49,6 +49,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   });
   http.setValidatorCompiler(validatorCompiler);
   http.decorateRequest('principal', null);
+  // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
+  http.removeContentTypeParser('text/plain');
   http.addContentTypeParser(patchContentTypes, { parseAs: 'string' }, http.getDefaultJsonParser('error', 'error'));
   installErrorHandling(http);
 

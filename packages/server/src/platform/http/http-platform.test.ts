@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loggerOptions } from '../logging.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, testAdminToken } from '../../../test/harness.ts';
+import { client, type Client } from '../../../test/http.ts';
+
+/** The platform's HTTP surface: probes, metrics, the OpenAPI document, and logs without secrets. */
+describe('HTTP platform', () => {
+  const logLines: string[] = [];
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let api: Client;
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    server = await startTestServer('pglite', { logger: pino(loggerOptions('debug'), sink) });
+    api = client(server.url);
+  });
+  afterAll(() => server?.stop());
+
+  it('answers the liveness and readiness probes', async () => {
+    expect((await api.get('/healthz', { as: null })).body).toEqual({ status: 'ok' });
+    const ready = await api.get('/readyz', { as: null });
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ready', database: 'ok', bus: 'ok' });
+  });
+
+  it('exposes Prometheus metrics, with request durations by route', async () => {
+    await api.get('/v1/apps');
+    const metrics = await api.get('/metrics', { as: null });
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(metrics.body).toContain('tessera_process_cpu_seconds_total');
+    expect(metrics.body).toMatch(/tessera_http_request_duration_seconds_count\{method="GET",route="\/v1\/apps",status_code="200"\} \d+/);
+  });
+
+  it('serves an OpenAPI 3 document generated from the route schemas, and a docs page', async () => {
+    const reply = await api.get('/v1/openapi.json', { as: null });
+    expect(reply.status).toBe(200);
+    const doc = reply.body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/apps', '/v1/apps/{app_id}', '/v1/apps/{app_id}/rotate-secret', '/v1/webhook-deliveries']),
+    );
+    const create = doc.paths['/v1/apps'].post;
+    expect(create.requestBody.content['application/json'].schema.required).toEqual(['name']);
+    expect(create.responses['201']).toBeDefined();
+    expect(Object.keys(doc.paths['/v1/apps/{app_id}'].patch.requestBody.content)).toEqual(
+      expect.arrayContaining(['application/merge-patch+json', 'application/json-patch+json']),
+    );
+    expect(doc.components.securitySchemes).toHaveProperty('adminToken');
+    const docs = await api.get('/docs/', { as: null });
+    expect(docs.status).toBe(200);
+    expect(docs.body).toContain('swagger');
+  });
+
+  it('logs requests without credentials, secrets or query strings', async () => {
+    const created = await api.post('/v1/apps', { name: 'Logged' });
+    const { app_id, app_secret, webhook_secret } = created.body;
+    await api.get(`/v1/apps/${app_id}?token=query-secret-value`, { as: { app: created.body } });
+    await api.get('/v1/apps', { as: null, headers: { authorization: 'Bearer wrong-but-secret-token' } });
+    const logs = logLines.join('');
+    expect(logs).toContain('request completed');
+    expect(logs).toContain(app_id);
+    for (const secret of [app_secret, webhook_secret, testAdminToken, 'query-secret-value', 'wrong-but-secret-token']) {
+      expect(logs).not.toContain(secret);
+    }
+    expect(logs).not.toContain(Buffer.from(`${app_id}:${app_secret}`).toString('base64'));
+  });
+});
