@@ -11,8 +11,10 @@ import { validatorCompiler } from './platform/http/validation.ts';
 import type { Keyring } from './platform/keyring.ts';
 import { RequestLogController } from './platform/logging.ts';
 import type { Metrics } from './platform/metrics.ts';
+import type { EncryptedColumn } from './platform/reencrypt.ts';
 import { appRoutes } from './capabilities/apps/routes.ts';
 import { AppService } from './capabilities/apps/service.ts';
+import { webhookSecretContext } from './capabilities/apps/webhook-secret.ts';
 import { WebhookDispatcher, type DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
 import { Outbox } from './capabilities/webhooks/outbox.ts';
 import { webhookRoutes } from './capabilities/webhooks/routes.ts';
@@ -34,6 +36,8 @@ export interface BuiltApp {
   http: FastifyInstance;
   dispatcher: WebhookDispatcher;
   idempotency: Idempotency;
+  /** Where secrets sealed with the keyring live, for re-encryption after a key rotation. */
+  encryptedColumns: EncryptedColumn[];
 }
 
 const bodyLimit = 1024 * 1024;
@@ -76,5 +80,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   healthRoutes(http, deps);
   appRoutes(http, { apps, guards, idempotency });
   webhookRoutes(http, { webhooks, guards });
-  return { http, dispatcher, idempotency };
+  const encryptedColumns: EncryptedColumn[] = [
+    { table: 'apps', idColumn: 'id', column: 'webhook_secret_enc', context: webhookSecretContext },
+  ];
+  return { http, dispatcher, idempotency, encryptedColumns };
 }

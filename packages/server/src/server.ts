@@ -11,6 +11,7 @@ import { adminTokenFile, masterKeyFile } from './platform/data-dir.ts';
 import { Keyring } from './platform/keyring.ts';
 import { createLogger } from './platform/logging.ts';
 import { Metrics } from './platform/metrics.ts';
+import { reencryptUnderCurrentKey } from './platform/reencrypt.ts';
 
 export interface RunningServer {
   /** The address it listens on (http://127.0.0.1:PORT for PORT 0). */
@@ -64,6 +65,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await app.http.listen({ host: config.host, port: config.port });
     app.dispatcher.start();
     cleanup.unshift(() => app.dispatcher.stop());
+    if (config.previousMasterKeys.length > 0) {
+      reencryptUnderCurrentKey(db, keyring, app.encryptedColumns, logger).catch((error: unknown) =>
+        logger.error({ err: error }, 're-encryption under the current master key failed'),
+      );
+    }
 
     const housekeeping = setInterval(() => {
       app.idempotency.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'housekeeping failed'));

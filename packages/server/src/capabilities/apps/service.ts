@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { App, AppConfig, CreatedApp } from '@tessera/contracts';
 import type { RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
@@ -11,11 +10,9 @@ import { checkAppConfig } from './config-checks.ts';
 import { ipAllowlist } from './ip-allowlist.ts';
 import type { CreateAppBody } from './schemas.ts';
 import { AppStore, type AppRecord } from './store.ts';
+import { newWebhookSecret, webhookSecretContext } from './webhook-secret.ts';
 
 export const appsChangedTopic = 'apps.changed';
-
-/** The keyring context of an app's webhook secret: the ciphertext opens only for that app. */
-export const webhookSecretContext = (appId: string) => `apps.webhook_secret:${appId}`;
 
 interface CachedApp {
   record: AppRecord;
@@ -28,10 +25,6 @@ const cacheMaxEntries = 10_000;
 
 function newAppSecret(): string {
   return randomToken('sk_', 32);
-}
-
-function newWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
 export function defaultConfig(body: CreateAppBody): AppConfig {

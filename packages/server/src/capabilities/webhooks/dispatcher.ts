@@ -4,6 +4,7 @@ import type { RealtimeBus, Unsubscribe } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
 import type { Keyring } from '../../platform/keyring.ts';
 import type { Metrics } from '../../platform/metrics.ts';
+import { webhookSecretContext } from '../apps/webhook-secret.ts';
 import { deliveriesTopic } from './outbox.ts';
 import { signWebhook } from './signature.ts';
 import { WebhookStore, type AttemptOutcome, type ClaimedDelivery } from './store.ts';
@@ -125,7 +126,7 @@ export class WebhookDispatcher {
 
   async #send(delivery: ClaimedDelivery): Promise<Omit<AttemptOutcome, 'nextAttemptAt'>> {
     if (!delivery.callbackUrl) return { delivered: false, statusCode: null, error: 'the app has no callback_url' };
-    const secret = this.keyring.decryptString(delivery.webhookSecretEnc, `apps.webhook_secret:${delivery.appId}`);
+    const secret = this.keyring.decryptString(delivery.webhookSecretEnc, webhookSecretContext(delivery.appId));
     const timestamp = Math.floor(Date.now() / 1000);
     try {
       const response = await request(delivery.callbackUrl, {
