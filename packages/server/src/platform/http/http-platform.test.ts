@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { compileErrors, validate } from '@readme/openapi-parser';
 import pino from 'pino';
 import { loggerOptions } from '../logging.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,9 @@ describe('HTTP platform', () => {
       expect.arrayContaining(['application/merge-patch+json', 'application/json-patch+json']),
     );
     expect(doc.components.securitySchemes).toHaveProperty('adminToken');
+    // An independent validator accepts the document as OpenAPI.
+    const result = await validate(structuredClone(doc));
+    expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true);
     const docs = await api.get('/docs/', { as: null });
     expect(docs.status).toBe(200);
     expect(docs.body).toContain('swagger');
