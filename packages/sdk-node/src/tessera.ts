@@ -1,0 +1,53 @@
+import type { App, WebhookEvent } from '@tessera/contracts';
+import { appPath } from './admin-apps.ts';
+import { HttpClient } from './http-client.ts';
+import { verifyWebhook, type VerifyWebhookOptions } from './verify-webhook.ts';
+import { WebhookDeliveries, type WebhookDeliveriesApi, type WebhookDeliveryQuery } from './webhook-deliveries.ts';
+import type { WebhookHeaders } from './webhook-headers.ts';
+
+export interface TesseraOptions {
+  /** Where the Tessera server is, such as `https://tessera.example.com`. */
+  baseUrl: string;
+  appId: string;
+  appSecret: string;
+  /** The app's `whsec_…` secret, needed by `webhooks.verify`. */
+  webhookSecret?: string;
+  /** Per attempt; 30 000 unless given. */
+  timeoutMs?: number;
+}
+
+/** The client for an app's backend: it calls Tessera with the app's credentials (HTTP Basic). */
+export class Tessera {
+  readonly apps: {
+    /** The app these credentials belong to. */
+    retrieve(): Promise<App>;
+  };
+  readonly webhookDeliveries: WebhookDeliveriesApi<WebhookDeliveryQuery>;
+  readonly webhooks: {
+    /**
+     * Checks a webhook's Standard Webhooks signature and timestamp against the raw body as received,
+     * and answers with the event; throws a TesseraWebhookError when it must not be trusted.
+     */
+    verify<T = unknown>(headers: WebhookHeaders, rawBody: string | Uint8Array, options?: VerifyWebhookOptions): WebhookEvent<T>;
+  };
+
+  constructor(options: TesseraOptions) {
+    if (!options.appId || !options.appSecret) throw new TypeError('appId and appSecret are required');
+    const credentials = Buffer.from(`${options.appId}:${options.appSecret}`).toString('base64');
+    const http = new HttpClient({
+      baseUrl: options.baseUrl,
+      authorization: `Basic ${credentials}`,
+      timeoutMs: options.timeoutMs,
+    });
+    const { appId, webhookSecret } = options;
+
+    this.apps = { retrieve: () => http.request({ method: 'GET', path: appPath(appId) }) };
+    this.webhookDeliveries = new WebhookDeliveries(http);
+    this.webhooks = {
+      verify(headers, rawBody, verifyOptions) {
+        if (!webhookSecret) throw new TypeError('Pass webhookSecret to new Tessera() to verify webhooks.');
+        return verifyWebhook(webhookSecret, headers, rawBody, verifyOptions);
+      },
+    };
+  }
+}
