@@ -11,10 +11,17 @@ import { validatorCompiler } from './platform/http/validation.ts';
 import type { Keyring } from './platform/keyring.ts';
 import { RequestLogController } from './platform/logging.ts';
 import type { Metrics } from './platform/metrics.ts';
+import type { RateLimiter } from './platform/rate-limiter.ts';
 import type { EncryptedColumn } from './platform/reencrypt.ts';
 import { appRoutes } from './capabilities/apps/routes.ts';
 import { AppService } from './capabilities/apps/service.ts';
 import { webhookSecretContext } from './capabilities/apps/webhook-secret.ts';
+import { challengeRoutes } from './capabilities/challenges/routes.ts';
+import { ChallengeService, type ChallengeOptions } from './capabilities/challenges/service.ts';
+import { factorRoutes } from './capabilities/factors/routes.ts';
+import { FactorService, totpSecretContext } from './capabilities/factors/service.ts';
+import { userRoutes } from './capabilities/users/routes.ts';
+import { UserService } from './capabilities/users/service.ts';
 import { WebhookDispatcher, type DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
 import { Outbox } from './capabilities/webhooks/outbox.ts';
 import { webhookRoutes } from './capabilities/webhooks/routes.ts';
@@ -29,6 +36,8 @@ export interface AppDeps {
   adminToken: string;
   publicUrl: string;
   trustProxy: boolean;
+  rateLimiter: RateLimiter;
+  challenges: ChallengeOptions;
   webhooks?: Partial<DispatcherOptions>;
 }
 
@@ -36,6 +45,7 @@ export interface BuiltApp {
   http: FastifyInstance;
   dispatcher: WebhookDispatcher;
   idempotency: Idempotency;
+  challenges: ChallengeService;
   /** Where secrets sealed with the keyring live, for re-encryption after a key rotation. */
   encryptedColumns: EncryptedColumn[];
 }
@@ -59,10 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   installErrorHandling(http);
 
   http.addHook('onResponse', async (request, reply) => {
-    deps.metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
-      reply.elapsedTime / 1000,
-    );
+    deps.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
   await registerOpenApi(http, deps.publicUrl);
@@ -71,6 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const apps = new AppService(deps.db, deps.keyring, deps.bus, outbox);
   const dispatcher = new WebhookDispatcher(deps.db, deps.keyring, deps.bus, deps.metrics, deps.logger, deps.webhooks);
   const webhooks = new WebhookService(deps.db, dispatcher);
+  const users = new UserService(deps.db);
+  const factors = new FactorService(deps.db, deps.keyring, apps, users, outbox);
+  const challenges = new ChallengeService(deps.db, deps.bus, apps, users, factors, outbox, deps.rateLimiter, deps.challenges);
   const idempotency = new Idempotency(deps.db, deps.keyring);
   const guards = createAuthGuards({
     adminToken: deps.adminToken,
@@ -80,8 +90,12 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   healthRoutes(http, deps);
   appRoutes(http, { apps, guards, idempotency });
   webhookRoutes(http, { webhooks, guards });
+  userRoutes(http, { users, factors, guards });
+  factorRoutes(http, { factors, guards, idempotency });
+  challengeRoutes(http, { challenges, guards, idempotency });
   const encryptedColumns: EncryptedColumn[] = [
     { table: 'apps', idColumn: 'id', column: 'webhook_secret_enc', context: webhookSecretContext },
+    { table: 'factors', idColumn: 'id', column: 'secret_enc', context: totpSecretContext },
   ];
-  return { http, dispatcher, idempotency, encryptedColumns };
+  return { http, dispatcher, idempotency, challenges, encryptedColumns };
 }

@@ -17,7 +17,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly #durationByLabels = new Map<string, Histogram.Internal<'method' | 'route' | 'status_code'>>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
+  }
+
+  /** Records one request; the labelled child is looked up once per route and status, not built each time. */
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    const key = `${method} ${route} ${statusCode}`;
+    let child = this.#durationByLabels.get(key);
+    if (!child) {
+      child = this.httpDuration.labels({ method, route, status_code: statusCode });
+      this.#durationByLabels.set(key, child);
+    }
+    child.observe(seconds);
   }
 }

@@ -1,10 +1,11 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { App, AppConfig, CreatedApp } from '@tessera/contracts';
 import type { RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Keyring } from '../../platform/keyring.ts';
-import { randomToken, secretsEqual, sha256 } from '../../platform/secrets.ts';
+import { randomToken, sha256 } from '../../platform/secrets.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { checkAppConfig } from './config-checks.ts';
 import { ipAllowlist } from './ip-allowlist.ts';
@@ -123,7 +124,7 @@ export class AppService {
     });
     // Hash the presented secret even for an unknown app, so timing does not tell which ids exist.
     const presented = sha256(secret);
-    if (!cached || !secretsEqual(presented, cached.record.secretHash)) {
+    if (!cached || !timingSafeEqual(presented, cached.record.secretHash)) {
       throw new ApiError('unauthorized', 'The app credentials are not valid.', {
         headers: { 'www-authenticate': 'Basic realm="tessera"' },
       });
