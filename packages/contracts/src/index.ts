@@ -13,3 +13,15 @@ export type {
 } from './apps.ts';
 export { webhookDeliveryStatuses, webhookHeaders } from './webhooks.ts';
 export type { WebhookDelivery, WebhookDeliveryStatus, WebhookEvent } from './webhooks.ts';
+export { challengeStatuses, factorTypes, totpAlgorithms } from './users.ts';
+export type {
+  Challenge,
+  ChallengeStatus,
+  EnrolledTotpFactor,
+  Factor,
+  FactorStatus,
+  FactorType,
+  RecoveryCodes,
+  TotpAlgorithm,
+  User,
+} from './users.ts';

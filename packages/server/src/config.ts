@@ -13,6 +13,8 @@ export interface Config {
   previousMasterKeys: Buffer[];
   logLevel: LogLevel;
   trustProxy: boolean;
+  /** Challenges one user may have created per minute. */
+  challengesPerUserPerMinute: number;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -42,6 +44,11 @@ export function loadConfig(env: Env = process.env): Config {
       .map((k) => parseMasterKey('TESSERA_PREVIOUS_MASTER_KEYS', k.trim()) as Buffer),
     logLevel: parseLogLevel(env.LOG_LEVEL),
     trustProxy: parseBoolean('TESSERA_TRUST_PROXY', env.TESSERA_TRUST_PROXY),
+    challengesPerUserPerMinute: parsePositiveInteger(
+      'TESSERA_CHALLENGES_PER_USER_PER_MINUTE',
+      env.TESSERA_CHALLENGES_PER_USER_PER_MINUTE,
+      20,
+    ),
   };
 }
 
@@ -57,6 +64,13 @@ function parsePort(value: string | undefined): number {
     throw new ConfigError(`PORT must be an integer from 0 (any free port) to 65535 (got "${raw}").`);
   }
   return port;
+}
+
+function parsePositiveInteger(name: string, value: string | undefined, fallback: number): number {
+  const raw = nonEmpty(value);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(`${name} must be a positive integer (got "${raw}").`);
+  return Number(raw);
 }
 
 function parseUrl(name: string, value: string | undefined, protocols: string[]): string | null {

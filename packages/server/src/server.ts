@@ -11,6 +11,7 @@ import { adminTokenFile, masterKeyFile } from './platform/data-dir.ts';
 import { Keyring } from './platform/keyring.ts';
 import { createLogger } from './platform/logging.ts';
 import { Metrics } from './platform/metrics.ts';
+import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './platform/rate-limiter.ts';
 import { reencryptUnderCurrentKey } from './platform/reencrypt.ts';
 
 export interface RunningServer {
@@ -31,6 +32,7 @@ export interface StartOptions {
 }
 
 const housekeepingIntervalMs = 10 * 60 * 1000;
+const expirySweepIntervalMs = 1_000;
 
 /** Opens storage, applies migrations, listens, and starts the background work. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -49,6 +51,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const onBusError = (error: unknown) => logger.warn({ err: error }, 'realtime bus error');
     const bus: RealtimeBus = config.redisUrl ? await RedisBus.connect(config.redisUrl, onBusError) : new InProcessBus(onBusError);
     cleanup.unshift(() => bus.close());
+    const rateLimiter: RateLimiter = config.redisUrl
+      ? new RedisRateLimiter(config.redisUrl, onBusError)
+      : new InMemoryRateLimiter();
+    cleanup.unshift(() => rateLimiter.close());
 
     const app = await buildApp({
       db,
@@ -59,6 +65,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       adminToken: adminToken.value,
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
+      rateLimiter,
+      challenges: { creationsPerUserPerMinute: config.challengesPerUserPerMinute },
       webhooks: options.webhooks,
     });
     cleanup.unshift(() => app.http.close());
@@ -71,11 +79,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       );
     }
 
-    const housekeeping = setInterval(() => {
-      app.idempotency.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'housekeeping failed'));
-    }, housekeepingIntervalMs);
-    housekeeping.unref();
+    const housekeeping = every(housekeepingIntervalMs, () => app.idempotency.purgeExpired(), logger);
     cleanup.unshift(async () => clearInterval(housekeeping));
+    // Expired challenges get their status and event even when nobody reads them.
+    const sweeper = every(expirySweepIntervalMs, () => app.challenges.expireDue(), logger);
+    cleanup.unshift(async () => clearInterval(sweeper));
 
     const address = app.http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -91,6 +99,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await runAll(cleanup).catch(() => {});
     throw error;
   }
+}
+
+/** Runs `task` every `intervalMs`, never two at once, logging failures. */
+function every(intervalMs: number, task: () => Promise<unknown>, logger: Logger): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    task()
+      .catch((error: unknown) => logger.warn({ err: error }, 'background task failed'))
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  return timer;
 }
 
 /** Closes in order: stop taking requests, finish background work, then the bus and the database. */

@@ -59,3 +59,9 @@ export function createAuthGuards(options: { adminToken: string; authenticateApp:
   return { admin: guard(true, false), app: guard(false, true), adminOrApp: guard(true, true) };
 }
 
+
+/** The calling app's id, on a route guarded by `guards.app`. */
+export function callingApp(request: FastifyRequest): string {
+  if (request.principal?.kind !== 'app') throw new ApiError('forbidden', 'This call needs app credentials.');
+  return request.principal.appId;
+}

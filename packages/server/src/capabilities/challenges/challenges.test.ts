@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseKinds, startTestServer } from '../../../test/harness.ts';
+import { client, type Client } from '../../../test/http.ts';
+import { awayFromStepBoundary, oathtool } from '../../../test/otp-tools.ts';
+import { newChallenge, totpUser } from '../../../test/totp-user.ts';
+import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
+
+describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let api: Client;
+  let otherApi: Client;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, { env: { TESSERA_CHALLENGES_PER_USER_PER_MINUTE: '1000' }, webhooks: { pollIntervalMs: 100 } });
+    receiver = await new WebhookReceiver().start();
+    const admin = client(server.url);
+    api = client(server.url, { app: (await admin.post('/v1/apps', { name: 'A', callback_url: receiver.url })).body });
+    otherApi = client(server.url, { app: (await admin.post('/v1/apps', { name: 'B' })).body });
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await server?.stop();
+  });
+
+  const verify = (id: string, code: string, as = api) => as.post(`/v1/challenges/${id}/verify`, { code });
+
+  it('accepts a code once: a replay is refused, even in a new challenge', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    const code = await user.code();
+    expect((await verify(await newChallenge(api, user.userId), code)).status).toBe(200);
+    const replay = await verify(await newChallenge(api, user.userId), code);
+    expect(replay.status).toBe(422);
+    expect(replay.body.error.code).toBe('invalid_code');
+    // An older step's code is refused too, once a newer one was used.
+    expect((await verify(await newChallenge(api, user.userId), await user.code(-1))).status).toBe(422);
+  });
+
+  it('accepts one step of drift either way, not two', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    expect((await verify(await newChallenge(api, user.userId), await user.code(-2))).status).toBe(422);
+    expect((await verify(await newChallenge(api, user.userId), await user.code(2))).status).toBe(422);
+    expect((await verify(await newChallenge(api, user.userId), await user.code(1))).status).toBe(200);
+  });
+
+  it('fails a challenge after 5 wrong codes; then it answers 409', async () => {
+    const user = await totpUser(api);
+    const id = await newChallenge(api, user.userId);
+    const lefts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const reply = await verify(id, '000000');
+      expect(reply.status).toBe(422);
+      lefts.push(reply.body.error.details.attempts_left);
+    }
+    expect(lefts).toEqual([4, 3, 2, 1, 0]);
+    expect((await api.get(`/v1/challenges/${id}`)).body.status).toBe('failed');
+    const after = await verify(id, await user.code());
+    expect(after.status).toBe(409);
+    expect(after.body.error.code).toBe('challenge_not_pending');
+  });
+
+  it('locks a user for 15 minutes after 10 wrong codes in a row (429 with Retry-After), also for a right code', async () => {
+    const user = await totpUser(api);
+    for (let i = 0; i < 10; i++) {
+      const id = await newChallenge(api, user.userId);
+      expect((await verify(id, '000000')).status).toBe(422);
+    }
+    const locked = await verify(await newChallenge(api, user.userId), await user.code());
+    expect(locked.status).toBe(429);
+    expect(locked.body.error.code).toBe('user_locked');
+    const retryAfter = Number(locked.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(890);
+    expect(retryAfter).toBeLessThanOrEqual(900);
+  });
+
+  it('a right code resets the count of wrong codes', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    for (let i = 0; i < 9; i++) expect((await verify(await newChallenge(api, user.userId), '000000')).status).toBe(422);
+    expect((await verify(await newChallenge(api, user.userId), await user.code())).status).toBe(200);
+    for (let i = 0; i < 9; i++) expect((await verify(await newChallenge(api, user.userId), '000000')).status).toBe(422);
+    expect((await verify(await newChallenge(api, user.userId), await user.code(1))).status).toBe(200);
+  });
+
+  it('evaluates no more than 10 guesses of 100 wrong codes sent at once', async () => {
+    const user = await totpUser(api);
+    const ids = await Promise.all(Array.from({ length: 20 }, () => newChallenge(api, user.userId)));
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => verify(ids[i % 20]!, String(100000 + i))),
+    );
+    const statuses = replies.map((reply) => reply.status);
+    expect(statuses.filter((status) => status === 422)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(90);
+    expect((await verify(ids[0]!, await user.code())).status).toBe(429);
+  });
+
+  it('accepts exactly one of 20 concurrent verifies of one valid code', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    const code = await user.code();
+    const ids = await Promise.all(Array.from({ length: 20 }, () => newChallenge(api, user.userId)));
+    const replies = await Promise.all(ids.map((id) => verify(id, code)));
+    expect(replies.filter((reply) => reply.status === 200)).toHaveLength(1);
+    // The others are replays: wrong codes, which also count toward the user's lockout.
+    expect(replies.filter((reply) => reply.status === 422 || reply.status === 429)).toHaveLength(19);
+  });
+
+  it('expires: a read after expires_at shows expired at once, and a verify is 409', async () => {
+    const user = await totpUser(api);
+    const created = await api.post(`/v1/users/${user.userId}/challenges`, { expires_in: 1, reference_id: 'order-1' });
+    expect(created.body.expires_at).toBe(new Date(Date.parse(created.body.created_at) + 1000).toISOString());
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await api.get(`/v1/challenges/${created.body.challenge_id}`)).body.status).toBe('expired');
+    expect((await verify(created.body.challenge_id, await user.code())).status).toBe(409);
+  });
+
+  it('long-polls: a read with ?wait= answers as soon as the challenge is verified', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    const id = await newChallenge(api, user.userId);
+    const started = Date.now();
+    const waiting = api.get(`/v1/challenges/${id}?wait=20`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await verify(id, await user.code())).status).toBe(200);
+    const reply = await waiting;
+    expect(reply.body.status).toBe('verified');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // A wait on a pending challenge ends when the wait is over, still pending.
+    const pending = await newChallenge(api, user.userId);
+    const before = Date.now();
+    expect((await api.get(`/v1/challenges/${pending}?wait=1`)).body.status).toBe('pending');
+    expect(Date.now() - before).toBeGreaterThanOrEqual(900);
+  });
+
+  it('redeems recovery codes once each; regenerating revokes the old ones', async () => {
+    const user = await totpUser(api);
+    const generated = await api.post(`/v1/users/${user.userId}/recovery-codes`);
+    expect(generated.status).toBe(201);
+    const codes: string[] = generated.body.codes;
+    expect(codes).toHaveLength(10);
+    expect(new Set(codes).size).toBe(10);
+    const factors = (await api.get(`/v1/users/${user.userId}`)).body.factors;
+    expect(factors.find((f: { type: string }) => f.type === 'recovery')).toMatchObject({ status: 'active', codes_left: 10 });
+
+    const recovery = (body = {}) => newChallenge(api, user.userId, { type: 'recovery', ...body });
+    const id = await recovery();
+    expect((await verify(id, codes[0]!.toUpperCase())).body.status).toBe('verified');
+    expect((await verify(await recovery(), codes[0]!)).status).toBe(422);
+    expect((await api.get(`/v1/users/${user.userId}`)).body.factors.find((f: { type: string }) => f.type === 'recovery').codes_left).toBe(9);
+
+    const again = (await api.post(`/v1/users/${user.userId}/recovery-codes`)).body.codes;
+    expect((await verify(await recovery(), codes[1]!)).status).toBe(422);
+    expect((await verify(await recovery(), again[1]!)).status).toBe(200);
+  });
+
+  it('keeps apps apart: another app’s user, factor and challenge are 404', async () => {
+    const user = await totpUser(api);
+    const id = await newChallenge(api, user.userId);
+    for (const reply of [
+      await otherApi.get(`/v1/users/${user.userId}`),
+      await otherApi.get(`/v1/factors/${user.factorId}`),
+      await otherApi.post(`/v1/factors/${user.factorId}/activate`, { code: '123456' }),
+      await otherApi.delete(`/v1/factors/${user.factorId}`),
+      await otherApi.get(`/v1/challenges/${id}`),
+      await verify(id, await user.code(), otherApi),
+      await otherApi.post(`/v1/users/${user.userId}/challenges`, { factor_id: user.factorId }),
+    ]) {
+      expect(reply.status).toBe(404);
+      expect(reply.body.error.code).toBe('not_found');
+    }
+    expect((await api.get(`/v1/challenges/${id}`)).body.status).toBe('pending');
+  });
+
+  it('sends factor and challenge events to the app', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    await verify(await newChallenge(api, user.userId), await user.code());
+    const failing = await newChallenge(api, user.userId);
+    for (let i = 0; i < 5; i++) await verify(failing, '111111');
+    await api.post(`/v1/users/${user.userId}/challenges`, { expires_in: 1 });
+    await api.delete(`/v1/factors/${user.factorId}`);
+    const types = await eventually(async () => {
+      const mine = receiver.received
+        .map((request) => JSON.parse(request.body))
+        .filter((event) => event.data.user_id === user.userId)
+        .map((event) => event.type);
+      const wanted = ['factor.activated', 'challenge.verified', 'challenge.failed', 'challenge.expired', 'factor.deleted'];
+      return wanted.every((type) => mine.includes(type)) ? mine : undefined;
+    }, 15_000);
+    expect(types).toContain('challenge.expired');
+  });
+
+  it('stores no TOTP secret, in Base32 or raw, in the database', async () => {
+    const user = await totpUser(api);
+    const tables = await server.db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+    let dump = '';
+    for (const { tablename } of tables) {
+      const rows = await server.db.query(`SELECT * FROM ${tablename}`);
+      dump += JSON.stringify(rows, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+    }
+    const { decodeBase32Secret } = await import('../factors/totp.ts');
+    const raw = Buffer.from(decodeBase32Secret(user.secret)!);
+    expect(dump).toContain(user.factorId);
+    expect(dump).not.toContain(user.secret);
+    expect(dump.toLowerCase()).not.toContain(raw.toString('hex'));
+    expect(dump).not.toContain(raw.toString('base64'));
+  });
+
+  it('uses oathtool codes for an imported secret', async () => {
+    await awayFromStepBoundary();
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    const userId = `import-${Math.random().toString(36).slice(2)}`;
+    const wrong = await api.post(`/v1/users/${userId}/factors`, { type: 'totp', secret, code: '000000' });
+    expect(wrong.status).toBe(422);
+    expect((await api.get(`/v1/users/${userId}`)).status).toBe(404);
+    const imported = await api.post(`/v1/users/${userId}/factors`, { type: 'totp', secret, code: await oathtool(secret) });
+    expect(imported.status).toBe(201);
+    expect(imported.body.status).toBe('active');
+    // The import's code is used up; the next step's code verifies.
+    const id = await newChallenge(api, userId);
+    expect((await verify(id, await oathtool(secret))).status).toBe(422);
+    expect((await verify(await newChallenge(api, userId), await oathtool(secret, { offsetSteps: 1 }))).status).toBe(200);
+  });
+});

@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../platform/http/api-error.ts';
+import { callingApp, type AuthGuards } from '../../platform/http/auth.ts';
+import type { Idempotency } from '../../platform/http/idempotency.ts';
+import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
+import { codeBody } from '../factors/schemas.ts';
+import { userIdParams } from '../users/schemas.ts';
+import { challengeIdParams, challengeSchema, createChallengeBody, getChallengeQuery } from './schemas.ts';
+import type { ChallengeService, CreateChallenge } from './service.ts';
+
+const tags = ['challenges'];
+const security = securityOf.app;
+
+export function challengeRoutes(
+  app: FastifyInstance,
+  deps: { challenges: ChallengeService; guards: AuthGuards; idempotency: Idempotency },
+): void {
+  const { challenges, guards, idempotency } = deps;
+
+  app.post<{ Params: { user_id: string }; Body: CreateChallenge & { number_matching?: boolean } }>(
+    '/v1/users/:user_id/challenges',
+    {
+      preHandler: guards.app,
+      schema: {
+        tags,
+        summary: 'Create a challenge',
+        description:
+          'For the factor named, or the user’s active factor of `type`, or else their active push factor, else TOTP. ' +
+          '`type: "recovery"` redeems a recovery code.',
+        security,
+        params: userIdParams,
+        body: createChallengeBody,
+        response: { 201: challengeSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 429) },
+      },
+    },
+    (request, reply) => {
+      const { number_matching: numberMatching, ...body } = request.body;
+      if (numberMatching && body.type !== 'push') {
+        throw ApiError.invalid('number_matching', 'applies to push challenges only');
+      }
+      const appId = callingApp(request);
+      return idempotency.run(request, reply, async () => ({
+        status: 201,
+        body: await challenges.create(appId, request.params.user_id, body),
+      }));
+    },
+  );
+
+  app.post<{ Params: { challenge_id: string }; Body: { code: string } }>(
+    '/v1/challenges/:challenge_id/verify',
+    {
+      preHandler: guards.app,
+      schema: {
+        tags,
+        summary: 'Verify a code (TOTP or recovery)',
+        description:
+          'A wrong or used code is 422 invalid_code with details.attempts_left; the fifth fails the challenge; a ' +
+          'challenge no longer pending is 409; ten wrong codes in a row lock the user’s code checks for 15 minutes (429).',
+        security,
+        params: challengeIdParams,
+        body: codeBody,
+        response: { 200: challengeSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 429) },
+      },
+    },
+    (request) => challenges.verify(callingApp(request), request.params.challenge_id, request.body.code),
+  );
+
+  app.get<{ Params: { challenge_id: string }; Querystring: { wait?: number } }>(
+    '/v1/challenges/:challenge_id',
+    {
+      preHandler: guards.app,
+      schema: {
+        tags,
+        summary: 'Get a challenge (long-poll with ?wait=)',
+        security,
+        params: challengeIdParams,
+        querystring: getChallengeQuery,
+        response: { 200: challengeSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    (request, reply) => {
+      const gone = new AbortController();
+      reply.raw.on('close', () => gone.abort());
+      return challenges.get(callingApp(request), request.params.challenge_id, request.query.wait ?? 0, gone.signal);
+    },
+  );
+}

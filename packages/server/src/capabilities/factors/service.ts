@@ -1,0 +1,207 @@
+import QRCode from 'qrcode';
+import type { EnrolledTotpFactor, Factor, FactorType, RecoveryCodes } from '@tessera/contracts';
+import type { Database } from '../../platform/database/database.ts';
+import { ApiError } from '../../platform/http/api-error.ts';
+import { newId } from '../../platform/ids.ts';
+import type { Keyring } from '../../platform/keyring.ts';
+import type { AppService } from '../apps/service.ts';
+import { lockedError, type UserService } from '../users/service.ts';
+import type { Outbox } from '../webhooks/outbox.ts';
+import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.ts';
+import { FactorStore, toFactor, type FactorRecord } from './store.ts';
+import { base32Of, decodeBase32Secret, matchTotpStep, minimumSecretBytes, newTotpSecret, totpUri, type TotpParams } from './totp.ts';
+
+export const maxFactorsPerUser = 20;
+
+/** The keyring context of a TOTP secret: it opens only for its own factor. */
+export const totpSecretContext = (factorId: string) => `factors.secret:${factorId}`;
+
+export interface EnrollTotp {
+  algorithm?: TotpParams['algorithm'];
+  digits?: TotpParams['digits'];
+  period?: TotpParams['period'];
+  name?: string;
+  /** Import: an existing Base32 secret, with a current `code` to prove it. */
+  secret?: string;
+  code?: string;
+}
+
+export interface CodeCheck {
+  ok: boolean;
+}
+
+/**
+ * Factors: TOTP (enroll, import, activate) and recovery codes. Code checks run under the user's lock
+ * (UserService.guardCodeAttempt), so a code is accepted once even when sent many times at once.
+ */
+export class FactorService {
+  readonly #store: FactorStore;
+
+  constructor(
+    private readonly db: Database,
+    private readonly keyring: Keyring,
+    private readonly apps: AppService,
+    private readonly users: UserService,
+    private readonly outbox: Outbox,
+  ) {
+    this.#store = new FactorStore(db);
+  }
+
+  async enrollTotp(appId: string, userId: string, body: EnrollTotp): Promise<EnrolledTotpFactor> {
+    const params: TotpParams = { algorithm: body.algorithm ?? 'SHA1', digits: body.digits ?? 6, period: body.period ?? 30 };
+    const secret = body.secret === undefined ? newTotpSecret(params.algorithm) : importedSecret(body.secret);
+    if (body.secret !== undefined && body.code === undefined) {
+      throw ApiError.invalid('code', 'is required with secret: a current code proves the secret is right');
+    }
+    if (body.secret === undefined && body.code !== undefined) {
+      throw ApiError.invalid('code', 'is only accepted with secret (to import one); activate a new factor instead');
+    }
+    // An imported secret is active at once, if the code proves it; nothing is stored otherwise.
+    const activeAtStep = body.code === undefined ? null : matchTotpStep(secret, params, checkTotpFormat(body.code, params), Date.now());
+    if (body.code !== undefined && activeAtStep === null) {
+      throw new ApiError('invalid_code', 'The code does not match the secret now (check the clock and the parameters).');
+    }
+    const app = await this.apps.get(appId);
+    const id = newId('fac');
+    const record = await this.db.transaction(async () => {
+      const user = await this.users.upsert(appId, userId, {});
+      if ((await this.#store.countForUser(appId, userId)) >= maxFactorsPerUser) {
+        throw new ApiError('validation_failed', `A user may hold at most ${maxFactorsPerUser} factors.`);
+      }
+      const inserted = await this.#store.insertTotp({
+        id,
+        appId,
+        userId,
+        name: body.name ?? null,
+        secretEnc: this.keyring.encrypt(secret, totpSecretContext(id)),
+        params,
+        activeAtStep,
+      });
+      if (activeAtStep !== null) await this.outbox.enqueue(appId, 'factor.activated', toFactor(inserted));
+      return { inserted, label: user.email ?? userId };
+    });
+    const issuer = app.issuer_name ?? app.branding.display_name ?? app.name;
+    const uri = totpUri({ issuer, label: record.label, secret, ...params });
+    return {
+      ...toFactor(record.inserted),
+      secret,
+      uri,
+      qr_data_url: await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 264 }),
+    };
+  }
+
+  /** Activates an unverified TOTP factor with its first code; a wrong code counts toward the user's lockout. */
+  async activate(appId: string, factorId: string, code: string): Promise<Factor> {
+    const outcome = await this.db.transaction(async () => {
+      const factor = await this.#find(appId, factorId);
+      if (factor.type !== 'totp') throw new ApiError('factor_already_active', 'Only a TOTP factor is activated with a code.');
+      const guard = await this.users.guardCodeAttempt(appId, factor.user_id);
+      const current = await this.#store.find(appId, factorId, { forUpdate: true });
+      if (!current) throw ApiError.notFound('Factor');
+      if (current.status === 'active') throw new ApiError('factor_already_active');
+      if (guard.locked) throw lockedError(guard.retryAfterSeconds);
+      const step = matchTotpStep(this.#secret(current), paramsOf(current), checkTotpFormat(code, paramsOf(current)), Date.now());
+      const after = await this.users.recordCodeResult(appId, current.user_id, step !== null);
+      if (step === null) return { ok: false as const, after };
+      const activated = toFactor(await this.#store.activate(factorId, step));
+      await this.outbox.enqueue(appId, 'factor.activated', activated);
+      return { ok: true as const, factor: activated };
+    });
+    if (outcome.ok) return outcome.factor;
+    // The wrong code is counted (committed) before the error is answered.
+    if (outcome.after.locked) throw lockedError(outcome.after.retryAfterSeconds);
+    throw new ApiError('invalid_code', undefined, { details: { attempts_left: outcome.after.wrongCodesLeft } });
+  }
+
+  async get(appId: string, factorId: string): Promise<Factor> {
+    return toFactor(await this.#find(appId, factorId));
+  }
+
+  async list(appId: string, userId: string): Promise<Factor[]> {
+    return (await this.#store.listForUser(appId, userId)).map(toFactor);
+  }
+
+  async remove(appId: string, factorId: string): Promise<void> {
+    await this.db.transaction(async () => {
+      const deleted = await this.#store.delete(appId, factorId);
+      if (!deleted) throw ApiError.notFound('Factor');
+      await this.outbox.enqueue(appId, 'factor.deleted', toFactor(deleted));
+    });
+  }
+
+  /** Ten new recovery codes, shown once; the user's previous codes stop working. */
+  async generateRecoveryCodes(appId: string, userId: string): Promise<RecoveryCodes> {
+    const codes = newRecoveryCodes();
+    const factorId = newId('fac');
+    await this.db.transaction(async () => {
+      await this.users.upsert(appId, userId, {});
+      const hashes = codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!));
+      await this.#store.replaceRecoveryCodes(appId, userId, factorId, hashes);
+    });
+    return { factor_id: factorId, codes };
+  }
+
+  /** The active factor a challenge uses: the one named, else the newest active one of the type. */
+  async findActive(appId: string, userId: string, type: FactorType): Promise<FactorRecord | null> {
+    return this.#store.findActive(appId, userId, type);
+  }
+
+  async findRecord(appId: string, factorId: string): Promise<FactorRecord | null> {
+    return this.#store.find(appId, factorId);
+  }
+
+  async findForChallenge(appId: string, userId: string, factorId: string): Promise<FactorRecord> {
+    const factor = await this.#store.find(appId, factorId);
+    if (!factor || factor.user_id !== userId) throw ApiError.notFound('Factor');
+    if (factor.status !== 'active') throw new ApiError('no_active_factor', 'This factor is not active yet: activate it first.');
+    return factor;
+  }
+
+  /**
+   * Checks a code against a factor, inside the caller's transaction and under the user's lock. A right
+   * TOTP code moves the factor's last step forward (so it, and any older code, is never accepted again);
+   * a right recovery code is used up. Throws 400 for a code that cannot be right by its form.
+   */
+  async checkCode(factor: FactorRecord, code: string): Promise<CodeCheck> {
+    if (factor.type === 'recovery') {
+      const normalized = normalizeRecoveryCode(code);
+      if (normalized === null) throw ApiError.invalid('code', 'must be a recovery code such as abcd-efgh-jkmn-pqrs');
+      return { ok: await this.#store.useRecoveryCode(factor.id, hashRecoveryCode(normalized)) };
+    }
+    if (factor.type !== 'totp') throw new ApiError('validation_failed', 'This factor is not answered with a code.');
+    const params = paramsOf(factor);
+    const step = matchTotpStep(this.#secret(factor), params, checkTotpFormat(code, params), Date.now());
+    return { ok: step !== null && (await this.#store.advanceStep(factor.id, step)) };
+  }
+
+  async #find(appId: string, factorId: string): Promise<FactorRecord> {
+    const factor = await this.#store.find(appId, factorId);
+    if (!factor) throw ApiError.notFound('Factor');
+    return factor;
+  }
+
+  #secret(factor: FactorRecord): string {
+    return this.keyring.decryptString(factor.secret_enc as string, totpSecretContext(factor.id));
+  }
+}
+
+function paramsOf(factor: FactorRecord): TotpParams {
+  return { algorithm: factor.algorithm!, digits: factor.digits!, period: factor.period! };
+}
+
+function importedSecret(secret: string): string {
+  const bytes = decodeBase32Secret(secret);
+  if (bytes === null) throw ApiError.invalid('secret', 'must be Base32 (RFC 4648: A–Z and 2–7)');
+  if (bytes.length < minimumSecretBytes) {
+    throw ApiError.invalid('secret', `must hold at least ${minimumSecretBytes * 8} bits (${bytes.length * 8} given)`);
+  }
+  return base32Of(bytes);
+}
+
+/** A TOTP code is exactly `digits` digits; anything else is refused before it counts as a guess. */
+function checkTotpFormat(code: string, params: TotpParams): string {
+  if (!new RegExp(`^[0-9]{${params.digits}}$`).test(code)) {
+    throw ApiError.invalid('code', `must be ${params.digits} digits`);
+  }
+  return code;
+}

@@ -1,0 +1,28 @@
+import { Type } from 'typebox';
+import { factorSchema } from '../factors/schemas.ts';
+
+const nullableString = (options: object) => Type.Unsafe<string | null>({ type: ['string', 'null'], ...options });
+
+export const userIdParams = Type.Object({
+  user_id: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\x00-\\x1f\\x7f]+$', description: "The app's own id for the user." }),
+});
+
+export const putUserBody = Type.Object(
+  {
+    email: Type.Optional(nullableString({ format: 'email', maxLength: 254 })),
+    phone: Type.Optional(nullableString({ pattern: '^\\+?[0-9][0-9 ().-]{2,31}$' })),
+    display_name: Type.Optional(nullableString({ minLength: 1, maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const userSchema = Type.Object({
+  user_id: Type.String(),
+  email: nullableString({}),
+  phone: nullableString({}),
+  display_name: nullableString({}),
+  two_factor_enabled: Type.Boolean({ description: 'The user has an active TOTP or push factor.' }),
+  factors: Type.Array(factorSchema),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});

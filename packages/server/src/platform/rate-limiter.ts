@@ -1,0 +1,58 @@
+import { Redis } from 'ioredis';
+
+export interface RateDecision {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
+
+/** Counts hits per key in fixed windows: in memory for one instance, in Redis for several. */
+export interface RateLimiter {
+  hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision>;
+  close(): Promise<void>;
+}
+
+export class InMemoryRateLimiter implements RateLimiter {
+  readonly #windows = new Map<string, { count: number; resetAt: number }>();
+
+  async hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
+    const now = Date.now();
+    let window = this.#windows.get(key);
+    if (!window || window.resetAt <= now) {
+      if (this.#windows.size > 100_000) this.#sweep(now);
+      window = { count: 0, resetAt: now + windowSeconds * 1000 };
+      this.#windows.set(key, window);
+    }
+    window.count++;
+    return { allowed: window.count <= limit, retryAfterSeconds: Math.ceil((window.resetAt - now) / 1000) };
+  }
+
+  #sweep(now: number): void {
+    for (const [key, window] of this.#windows) if (window.resetAt <= now) this.#windows.delete(key);
+  }
+
+  async close(): Promise<void> {}
+}
+
+// INCR, and start the window's clock on its first hit; answers the count and the milliseconds left.
+const hitScript = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}`;
+
+export class RedisRateLimiter implements RateLimiter {
+  readonly #redis: Redis;
+
+  constructor(url: string, onError: (error: unknown) => void) {
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 3_000 });
+    this.#redis.on('error', onError);
+  }
+
+  async hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
+    const [count, ttl] = (await this.#redis.eval(hitScript, 1, `tessera:rate:${key}`, windowSeconds * 1000)) as [number, number];
+    return { allowed: count <= limit, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
+  }
+
+  async close(): Promise<void> {
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}
