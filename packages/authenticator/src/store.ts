@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { normalizeBase32Secret } from './base32-secret.ts';
+import { AuthenticatorError } from './errors.ts';
+import { ensurePrivateDirectory, ensurePrivateFile, isErrnoException, writePrivateFileAtomically } from './private-files.ts';
+import { withStoreLock } from './store-lock.ts';
+import { storeFilePath } from './store-location.ts';
+import { MAX_TOTP_PERIOD, TOTP_ALGORITHMS, TOTP_DIGITS } from './totp-account.ts';
+import type { TotpAccount } from './totp-account.ts';
+
+export const STORE_VERSION = 1;
+
+/**
+ * What the store file holds: `{ "version": 1, "accounts": [...] }`. Later features add top-level fields
+ * (the device identity, the servers it is registered with) beside `accounts`.
+ */
+export interface StoreContents {
+  accounts: TotpAccount[];
+  /**
+   * Top-level fields this version of the code does not know, written back unchanged so that running an
+   * older authenticator on a newer store of the same version loses nothing.
+   */
+  unknownFields: Readonly<Record<string, unknown>>;
+}
+
+/** Reads the store in `directory`; a store that does not exist yet is empty. */
+export async function readStore(directory: string): Promise<StoreContents> {
+  const file = storeFilePath(directory);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (isErrnoException(error) && error.code === 'ENOENT') return { accounts: [], unknownFields: {} };
+    throw new AuthenticatorError('store_corrupt', `Cannot read the store ${file}: ${String(error)}`, { cause: error });
+  }
+  // A store someone loosened by hand is made private again as soon as it is seen.
+  await ensurePrivateDirectory(directory);
+  await ensurePrivateFile(file);
+  return parseStore(text, file);
+}
+
+/**
+ * Changes the store: reads it, hands it to `change`, writes what `change` returns (atomically, mode 0600
+ * in a 0700 directory), all under the store's lock. `change` returning `null` means nothing to write.
+ */
+export async function updateStore<T>(
+  directory: string,
+  change: (contents: StoreContents) => { contents: StoreContents | null; result: T },
+): Promise<T> {
+  await ensurePrivateDirectory(directory);
+  return withStoreLock(directory, async () => {
+    const { contents, result } = change(await readStore(directory));
+    if (contents !== null) {
+      await writePrivateFileAtomically(storeFilePath(directory), serializeStore(contents));
+    }
+    return result;
+  });
+}
+
+export function serializeStore(contents: StoreContents): string {
+  const document = { ...contents.unknownFields, version: STORE_VERSION, accounts: contents.accounts };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+export function parseStore(text: string, file: string): StoreContents {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(file, 'it is not valid JSON', error);
+  }
+  if (!isRecord(document)) throw corrupt(file, 'it is not a JSON object');
+  const { version, accounts, ...unknownFields } = document;
+  if (typeof version === 'number' && version > STORE_VERSION) {
+    throw new AuthenticatorError(
+      'store_too_new',
+      `The store ${file} has format version ${version}, newer than this tessera-authenticator understands (${STORE_VERSION}); update it.`,
+    );
+  }
+  if (version !== STORE_VERSION) throw corrupt(file, `its "version" is ${JSON.stringify(version)}, expected ${STORE_VERSION}`);
+  if (!Array.isArray(accounts)) throw corrupt(file, '"accounts" is not an array');
+  return { accounts: accounts.map((account: unknown, index) => parseAccount(account, index, file)), unknownFields };
+}
+
+function parseAccount(value: unknown, index: number, file: string): TotpAccount {
+  const where = `account ${index + 1}`;
+  if (!isRecord(value)) throw corrupt(file, `${where} is not an object`);
+  const { issuer, label, secret, algorithm, digits, period, added_at: addedAt } = value;
+  if (typeof issuer !== 'string') throw corrupt(file, `${where} has no issuer string`);
+  if (typeof label !== 'string' || label === '') throw corrupt(file, `${where} has no label`);
+  if (typeof secret !== 'string') throw corrupt(file, `${where} has no secret`);
+  const knownAlgorithm = TOTP_ALGORITHMS.find((candidate) => candidate === algorithm);
+  if (knownAlgorithm === undefined) throw corrupt(file, `${where} has an unsupported algorithm`);
+  const knownDigits = TOTP_DIGITS.find((candidate) => candidate === digits);
+  if (knownDigits === undefined) throw corrupt(file, `${where} has an unsupported number of digits`);
+  if (typeof period !== 'number' || !Number.isInteger(period) || period < 1 || period > MAX_TOTP_PERIOD) {
+    throw corrupt(file, `${where} has an unsupported period`);
+  }
+  if (typeof addedAt !== 'string') throw corrupt(file, `${where} has no added_at`);
+  let normalizedSecret: string;
+  try {
+    normalizedSecret = normalizeBase32Secret(secret);
+  } catch (error) {
+    throw corrupt(file, `${where} has a secret that is not Base32`, error);
+  }
+  return { issuer, label, secret: normalizedSecret, algorithm: knownAlgorithm, digits: knownDigits, period, added_at: addedAt };
+}
+
+function corrupt(file: string, why: string, cause?: unknown): AuthenticatorError {
+  return new AuthenticatorError('store_corrupt', `The store ${file} is damaged: ${why}. It was left as it is.`, { cause });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../bin/tessera-authenticator.mjs', import.meta.url));
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Replaces the environment's store and home variables; `home` sets TESSERA_AUTHENTICATOR_HOME. */
+  home?: string;
+  /** Variables to set; `undefined` removes one. */
+  env?: Record<string, string | undefined>;
+  stdin?: string;
+  cwd?: string;
+}
+
+/** Runs the command as a person would: `node bin/tessera-authenticator.mjs …` in a child process. */
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ...process.env, TESSERA_AUTHENTICATOR_HOME: options.home, ...options.env };
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete env[name];
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+/** A fresh temporary directory; remove it with the returned function. */
+export async function makeTempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tessera-authenticator-test-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface OathtoolAccount {
+  secret: string;
+  algorithm: 'SHA1' | 'SHA256' | 'SHA512';
+  digits: number;
+  period: number;
+}
+
+/** The current code according to Debian's oathtool, an implementation independent of ours. */
+export function oathtoolCode(account: OathtoolAccount): string {
+  return execFileSync(
+    'oathtool',
+    [`--totp=${account.algorithm}`, '--base32', `--digits=${account.digits}`, `--time-step-size=${account.period}s`, account.secret],
+    { encoding: 'utf8' },
+  ).trim();
+}
+
+/**
+ * Runs `probe` inside one TOTP step, so that two programs asked for "the current code" agree:
+ * waits for the next step when fewer than 2 s are left, and tries again if the step changed meanwhile.
+ */
+export async function withinOneStep<T>(period: number, probe: () => Promise<T>): Promise<T> {
+  const periodMs = period * 1000;
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const leftMs = periodMs - (Date.now() % periodMs);
+    if (leftMs < 2000) await sleep(leftMs + 50);
+    const stepBefore = Math.floor(Date.now() / periodMs);
+    const result = await probe();
+    if (Math.floor(Date.now() / periodMs) === stepBefore) return result;
+  }
+  throw new Error('could not run the probe within one TOTP step');
+}
