@@ -1,4 +1,4 @@
-import type { App, AppBranding, AppConfig, ProfileScope } from '@tessera/contracts';
+import type { App, AppConfig } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 
 /** An app with what only the server sees: the hash of its secret and its encrypted webhook secret. */
@@ -8,17 +8,9 @@ export interface AppRecord {
   webhookSecretEnc: string;
 }
 
-interface AppRow {
+/** A row of `apps`: the configuration as the API shows it, plus what only the server sees. */
+interface AppRow extends AppConfig {
   id: string;
-  name: string;
-  active: boolean;
-  issuer_name: string | null;
-  callback_url: string | null;
-  challenge_default_message: string | null;
-  branding: AppBranding;
-  profile_scopes: ProfileScope[];
-  allowed_origins: string[];
-  allowed_ips: string[];
   secret_hash: Uint8Array;
   webhook_secret_enc: string;
   created_at: Date;
