@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@tessera/contracts';
+import type { ChallengeStatus, ErrorCode } from '@tessera/contracts';
 
 /** Codes the SDK itself gives when no error body came back from the server. */
 export type ClientErrorCode = 'network_error' | 'timeout' | 'unexpected_response';
@@ -32,6 +32,27 @@ export class TesseraError extends Error {
     this.details = init.details;
     this.retryAfter = init.retryAfter;
   }
+}
+
+/**
+ * `details` of `422 invalid_code`. From `challenges.verify`: the wrong codes this challenge still accepts
+ * (the fifth fails it), its status, and whether this code locked the user. From `factors.activate`: the
+ * user's wrong codes left before the lockout.
+ */
+export interface InvalidCodeDetails {
+  attempts_left: number;
+  status?: ChallengeStatus;
+  user_locked?: boolean;
+}
+
+/** `details` of `409 challenge_not_pending`: what the challenge became. */
+export interface ChallengeNotPendingDetails {
+  status: ChallengeStatus;
+}
+
+/** `details` of `429 user_locked` (also in the error's `retryAfter`). */
+export interface UserLockedDetails {
+  retry_after: number;
 }
 
 export type WebhookErrorCode =

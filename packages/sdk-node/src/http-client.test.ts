@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sendJson, startHttpStub, type HttpStub, type StubHandler } from '../test/http-stub.ts';
+import { sendJson, startHttpStub, type HttpStub, type RecordedRequest, type StubHandler } from '../test/http-stub.ts';
 import { failure } from '../test/failures.ts';
 import { Tessera } from './tessera.ts';
 import { TesseraAdmin } from './tessera-admin.ts';
@@ -200,3 +200,151 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+describe('second-factor calls', () => {
+  const answer: StubHandler = (request, response) =>
+    request.method === 'GET' && request.url.endsWith('/factors')
+      ? sendJson(response, 200, { data: [{ factor_id: 'fac_1' }] })
+      : request.method === 'DELETE'
+        ? response.writeHead(204).end()
+        : sendJson(response, 200, { ok: true });
+  const appOn = async (handler: StubHandler, timeoutMs?: number) => {
+    stub = await startHttpStub(handler);
+    return { stub, tessera: new Tessera({ baseUrl: stub.url, appId: 'app_1', appSecret: 'sk_x', timeoutMs }) };
+  };
+  const bodyOf = (request: RecordedRequest | undefined) =>
+    request && request.body.length > 0 ? (JSON.parse(request.body.toString()) as unknown) : undefined;
+
+  it('sends each call to its route, ids encoded, options in the API’s snake_case', async () => {
+    const { stub, tessera } = await appOn(answer);
+    const userId = 'a/b ü?#';
+    const encoded = 'a%2Fb%20%C3%BC%3F%23';
+    await tessera.users.retrieve(userId);
+    await tessera.users.upsert(userId, { email: 'a@example.com', display_name: null });
+    await tessera.users.delete(userId);
+    await tessera.factors.enrollTotp(userId, { algorithm: 'SHA256', digits: 8, period: 60, name: 'Phone' });
+    await tessera.factors.importTotp(userId, { secret: 'JBSWY3DPEHPK3PXP', code: '123456' });
+    await tessera.factors.activate('fac/1', '654321');
+    expect(await tessera.factors.list(userId)).toEqual([{ factor_id: 'fac_1' }]);
+    await tessera.factors.retrieve('fac_1');
+    await tessera.factors.delete('fac_1');
+    await tessera.recoveryCodes.generate(userId);
+    await tessera.challenges.create(userId, {
+      factorId: 'fac_1',
+      type: 'totp',
+      referenceId: 'order-1',
+      message: 'Pay?',
+      details: { amount: 1 },
+      hiddenDetails: { cart: 2 },
+      expiresIn: 60,
+    });
+    await tessera.challenges.create(userId);
+    await tessera.challenges.verify('chl_1', '111111');
+    await tessera.challenges.retrieve('chl_1');
+    await tessera.challenges.retrieve('chl_1', { waitSeconds: 25 });
+
+    expect(stub.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+      `GET /v1/users/${encoded}`,
+      `PUT /v1/users/${encoded}`,
+      `DELETE /v1/users/${encoded}`,
+      `POST /v1/users/${encoded}/factors`,
+      `POST /v1/users/${encoded}/factors`,
+      'POST /v1/factors/fac%2F1/activate',
+      `GET /v1/users/${encoded}/factors`,
+      'GET /v1/factors/fac_1',
+      'DELETE /v1/factors/fac_1',
+      `POST /v1/users/${encoded}/recovery-codes`,
+      `POST /v1/users/${encoded}/challenges`,
+      `POST /v1/users/${encoded}/challenges`,
+      'POST /v1/challenges/chl_1/verify',
+      'GET /v1/challenges/chl_1',
+      'GET /v1/challenges/chl_1?wait=25',
+    ]);
+    const [, upsert, , enroll, importing, activate, , , , recovery, create, createEmpty, verify] = stub.requests;
+    expect(bodyOf(upsert)).toEqual({ email: 'a@example.com', display_name: null });
+    expect(bodyOf(enroll)).toEqual({ type: 'totp', algorithm: 'SHA256', digits: 8, period: 60, name: 'Phone' });
+    expect(bodyOf(importing)).toEqual({ type: 'totp', secret: 'JBSWY3DPEHPK3PXP', code: '123456' });
+    expect(bodyOf(activate)).toEqual({ code: '654321' });
+    expect(bodyOf(recovery)).toBeUndefined();
+    expect(bodyOf(create)).toEqual({
+      factor_id: 'fac_1',
+      type: 'totp',
+      reference_id: 'order-1',
+      message: 'Pay?',
+      details: { amount: 1 },
+      hidden_details: { cart: 2 },
+      expires_in: 60,
+    });
+    expect(bodyOf(createEmpty)).toEqual({});
+    expect(bodyOf(verify)).toEqual({ code: '111111' });
+
+    // Creating calls carry an Idempotency-Key; the others none.
+    const keyed = stub.requests.filter((request) => request.headers['idempotency-key'] !== undefined);
+    expect(keyed).toEqual([enroll, importing, recovery, create, createEmpty]);
+  });
+
+  it('retries enroll, recovery codes and challenge creation once on a 503 with the same key', async () => {
+    const { stub, tessera } = await appOn((request, response, index) =>
+      index % 2 === 0 ? unavailable('0')(request, response, index) : sendJson(response, 201, { ok: true }),
+    );
+    await tessera.factors.enrollTotp('u1', {}, { idempotencyKey: 'enroll-1' });
+    await tessera.recoveryCodes.generate('u1');
+    await tessera.challenges.create('u1', {}, { idempotencyKey: 'challenge-1' });
+    const keys = stub.requests.map((request) => request.headers['idempotency-key']);
+    expect(keys).toHaveLength(6);
+    expect(keys.slice(0, 2)).toEqual(['enroll-1', 'enroll-1']);
+    expect(keys[3]).toBe(keys[2]);
+    expect(keys.slice(4)).toEqual(['challenge-1', 'challenge-1']);
+  });
+
+  it('never retries a verify or an activation, after a 503 nor after a network error', async () => {
+    let { stub, tessera } = await appOn(unavailable('0'));
+    expect(await failure(tessera.challenges.verify('chl_1', '123456'))).toMatchObject({ status: 503 });
+    expect(await failure(tessera.factors.activate('fac_1', '123456'))).toMatchObject({ status: 503 });
+    expect(stub.requests).toHaveLength(2);
+    await stub.close();
+    ({ stub, tessera } = await appOn((_request, response) => response.socket?.destroy()));
+    expect(await failure(tessera.challenges.verify('chl_1', '123456'))).toMatchObject({ code: 'network_error' });
+    expect(await failure(tessera.factors.activate('fac_1', '123456'))).toMatchObject({ code: 'network_error' });
+    expect(stub.requests).toHaveLength(2);
+    expect(stub.requests.every((request) => request.headers['idempotency-key'] === undefined)).toBe(true);
+  });
+
+  it('gives a long-poll more time than its wait, beyond the client timeout', async () => {
+    const { tessera } = await appOn((_request, response) => {
+      setTimeout(() => sendJson(response, 200, { status: 'pending' }), 1_200);
+    }, 300);
+    await expect(tessera.challenges.retrieve('chl_1', { waitSeconds: 1 })).resolves.toEqual({ status: 'pending' });
+    expect(await failure(tessera.challenges.retrieve('chl_1'))).toMatchObject({ code: 'timeout', status: 0 });
+  });
+
+  it('waitForResult reads again with waits of at most 60 s until the status is no longer pending', async () => {
+    const times: number[] = [];
+    const { stub, tessera } = await appOn((_request, response, index) => {
+      times.push(Date.now());
+      // A proxy that cuts long-polls short: the first two reads come back at once, still pending.
+      sendJson(response, 200, { challenge_id: 'chl_1', status: index < 2 ? 'pending' : 'denied' });
+    });
+    const result = await tessera.challenges.waitForResult('chl_1', { timeoutSeconds: 150 });
+    expect(result).toEqual({ challenge_id: 'chl_1', status: 'denied' });
+    expect(stub.requests.map((request) => request.url)).toEqual([
+      '/v1/challenges/chl_1?wait=60',
+      '/v1/challenges/chl_1?wait=60',
+      '/v1/challenges/chl_1?wait=60',
+    ]);
+    // Reads that come back early are spaced out rather than sent in a tight loop.
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(950);
+  });
+
+  it('waitForResult waits no longer than timeoutSeconds, and reads once for 0', async () => {
+    const { stub, tessera } = await appOn((_request, response) => sendJson(response, 200, { status: 'pending' }));
+    expect(await tessera.challenges.waitForResult('chl_1', { timeoutSeconds: 0 })).toEqual({ status: 'pending' });
+    expect(stub.requests.map((request) => request.url)).toEqual(['/v1/challenges/chl_1?wait=0']);
+    const started = Date.now();
+    expect(await tessera.challenges.waitForResult('chl_1', { timeoutSeconds: 1.5 })).toEqual({ status: 'pending' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(stub.requests.slice(1).map((request) => request.url)[0]).toBe('/v1/challenges/chl_1?wait=2');
+    await expect(tessera.challenges.waitForResult('chl_1', { timeoutSeconds: Number.NaN })).rejects.toBeInstanceOf(TypeError);
+  });
+});

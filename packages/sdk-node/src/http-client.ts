@@ -7,7 +7,7 @@ import { retryDelayMs, type CallKind } from './retry-policy.ts';
 export type QueryValue = string | number | boolean | undefined;
 
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** The path under the base URL, with its parameters already encoded. */
   path: string;
   query?: Record<string, QueryValue>;
@@ -16,6 +16,8 @@ export interface HttpRequest {
   contentType?: string;
   /** A creating call: sent with an Idempotency-Key (this one, or a new UUID), so that a retry is safe. */
   creating?: { idempotencyKey?: string | undefined };
+  /** This call's timeout per attempt, instead of the client's (a long-poll holds its answer longer). */
+  timeoutMs?: number;
 }
 
 export interface HttpClientOptions {
@@ -46,14 +48,15 @@ export class HttpClient {
     const kind: CallKind = request.creating ? 'create' : request.method === 'GET' ? 'read' : 'write';
     const init = this.#init(request);
     const url = this.#url(request);
+    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
     try {
-      return await this.#attempt<T>(url, init);
+      return await this.#attempt<T>(url, init, timeoutMs);
     } catch (error) {
       const delay = error instanceof TesseraError ? retryDelayMs(kind, error) : null;
       if (delay === null) throw error;
       await sleep(delay);
       // The same init: a creating call keeps its Idempotency-Key, so the server replays rather than repeats.
-      return this.#attempt<T>(url, init);
+      return this.#attempt<T>(url, init, timeoutMs);
     }
   }
 
@@ -78,15 +81,20 @@ export class HttpClient {
     return { method: request.method, headers, body: JSON.stringify(request.body) };
   }
 
-  async #attempt<T>(url: string, init: RequestInit): Promise<T> {
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+  /** The client's timeout per attempt, in milliseconds. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  async #attempt<T>(url: string, init: RequestInit, timeoutMs: number): Promise<T> {
+    const signal = AbortSignal.timeout(timeoutMs);
     let response: Response;
     let text: string;
     try {
       response = await fetch(url, { ...init, signal });
       text = await response.text();
     } catch (error) {
-      throw this.#transportError(error, signal);
+      throw this.#transportError(error, signal, timeoutMs);
     }
     if (!response.ok) throw errorFromResponse(response.status, response.headers, text);
     if (text === '') return undefined as T;
@@ -102,11 +110,11 @@ export class HttpClient {
     }
   }
 
-  #transportError(error: unknown, signal: AbortSignal): TesseraError {
+  #transportError(error: unknown, signal: AbortSignal, timeoutMs: number): TesseraError {
     if (signal.aborted) {
       return new TesseraError({
         code: 'timeout',
-        message: `No answer from Tessera within ${this.#timeoutMs} ms.`,
+        message: `No answer from Tessera within ${timeoutMs} ms.`,
         status: 0,
         cause: error,
       });

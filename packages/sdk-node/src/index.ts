@@ -4,9 +4,20 @@ export { TesseraAdmin } from './tessera-admin.ts';
 export type { TesseraAdminOptions } from './tessera-admin.ts';
 export type { AdminApps } from './admin-apps.ts';
 export type { AppMergePatch, CreateAppInput, CreatingCallOptions, ListAppsQuery } from './admin-apps.ts';
+export type { Users, UserProfileInput } from './users.ts';
+export type { EnrollTotpOptions, Factors, ImportTotpOptions, RecoveryCodesApi } from './factors.ts';
+export type { Challenges, CreateChallengeOptions, RetrieveChallengeOptions, WaitForResultOptions } from './challenges.ts';
 export type { AdminWebhookDeliveryQuery, WebhookDeliveriesApi, WebhookDeliveryQuery } from './webhook-deliveries.ts';
 export { TesseraError, TesseraWebhookError } from './errors.ts';
-export type { ClientErrorCode, TesseraErrorCode, TesseraErrorInit, WebhookErrorCode } from './errors.ts';
+export type {
+  ChallengeNotPendingDetails,
+  ClientErrorCode,
+  InvalidCodeDetails,
+  TesseraErrorCode,
+  TesseraErrorInit,
+  UserLockedDetails,
+  WebhookErrorCode,
+} from './errors.ts';
 export { verifyWebhook } from './verify-webhook.ts';
 export type { VerifyWebhookOptions } from './verify-webhook.ts';
 export type { HeadersLike, WebhookHeaders } from './webhook-headers.ts';
@@ -14,12 +25,21 @@ export type {
   App,
   AppBranding,
   AppConfig,
+  Challenge,
+  ChallengeStatus,
   CreatedApp,
+  EnrolledTotpFactor,
   ErrorCode,
+  Factor,
+  FactorStatus,
+  FactorType,
   JsonPatchOperation,
   Page,
   ProfileScope,
+  RecoveryCodes,
   RotatedSecret,
+  TotpAlgorithm,
+  User,
   ValidationErrorDetails,
   WebhookDelivery,
   WebhookDeliveryStatus,

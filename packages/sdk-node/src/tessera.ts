@@ -1,6 +1,9 @@
 import type { App, WebhookEvent } from '@tessera/contracts';
 import { appPath } from './admin-apps.ts';
+import { Challenges } from './challenges.ts';
+import { Factors, RecoveryCodesApi } from './factors.ts';
 import { HttpClient } from './http-client.ts';
+import { Users } from './users.ts';
 import { verifyWebhook, type VerifyWebhookOptions } from './verify-webhook.ts';
 import { WebhookDeliveries, type WebhookDeliveriesApi, type WebhookDeliveryQuery } from './webhook-deliveries.ts';
 import type { WebhookHeaders } from './webhook-headers.ts';
@@ -22,6 +25,14 @@ export class Tessera {
     /** The app these credentials belong to. */
     retrieve(): Promise<App>;
   };
+  /** Users as the app knows them (its own user ids). */
+  readonly users: Users;
+  /** Users' TOTP factors: enroll (with a QR code), import, activate, list, delete. */
+  readonly factors: Factors;
+  /** Users' single-use recovery codes. */
+  readonly recoveryCodes: RecoveryCodesApi;
+  /** Ask a user for their second factor, verify a code, wait for the outcome. */
+  readonly challenges: Challenges;
   readonly webhookDeliveries: WebhookDeliveriesApi<WebhookDeliveryQuery>;
   readonly webhooks: {
     /**
@@ -42,6 +53,10 @@ export class Tessera {
     const { appId, webhookSecret } = options;
 
     this.apps = { retrieve: () => http.request({ method: 'GET', path: appPath(appId) }) };
+    this.users = new Users(http);
+    this.factors = new Factors(http);
+    this.recoveryCodes = new RecoveryCodesApi(http);
+    this.challenges = new Challenges(http);
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.webhooks = {
       verify(headers, rawBody, verifyOptions) {
