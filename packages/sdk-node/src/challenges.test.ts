@@ -216,6 +216,9 @@ describe.each(databaseKinds())('Tessera challenges against a real server on %s',
       const error = await failure(tessera.factors.activate(second.factor_id, wrong));
       expect(error).toMatchObject({ code: 'invalid_code', status: 422, details: { attempts_left: attemptsLeft } });
     }
+    // The tenth wrong code is still evaluated (422, now locked); the next attempt is refused outright.
+    const tenth = await failure(tessera.factors.activate(second.factor_id, wrong));
+    expect(tenth).toMatchObject({ code: 'invalid_code', status: 422, details: { attempts_left: 0, user_locked: true } });
     const locked = await failure(tessera.factors.activate(second.factor_id, wrong));
     expect(locked).toMatchObject({ code: 'user_locked', status: 429 });
     expect(locked.retryAfter).toBeGreaterThan(800);

@@ -134,6 +134,16 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     expect(Date.now() - before).toBeGreaterThanOrEqual(900);
   });
 
+  it('ends the pending challenges of a factor when it is deleted', async () => {
+    const user = await totpUser(api);
+    const id = await newChallenge(api, user.userId);
+    const waiting = api.get(`/v1/challenges/${id}?wait=20`);
+    expect((await api.delete(`/v1/factors/${user.factorId}`)).status).toBe(204);
+    const ended = await waiting;
+    expect(ended.body.status).toBe('failed');
+    expect((await verify(id, await user.code())).status).toBe(409);
+  });
+
   it('redeems recovery codes once each; regenerating revokes the old ones', async () => {
     const user = await totpUser(api);
     const generated = await api.post(`/v1/users/${user.userId}/recovery-codes`);
@@ -179,7 +189,12 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     await verify(await newChallenge(api, user.userId), await user.code());
     const failing = await newChallenge(api, user.userId);
     for (let i = 0; i < 5; i++) await verify(failing, '111111');
-    await api.post(`/v1/users/${user.userId}/challenges`, { expires_in: 1 });
+    const expiring = await newChallenge(api, user.userId, { expires_in: 1 });
+    // The sweeper expires it without anyone reading it (deleting the factor first would fail it instead).
+    await eventually(async () => {
+      const reply = await server.db.query<{ status: string }>('SELECT status FROM challenges WHERE id = $1', [expiring]);
+      return reply[0]?.status === 'expired' ? true : undefined;
+    });
     await api.delete(`/v1/factors/${user.factorId}`);
     const types = await eventually(async () => {
       const mine = receiver.received

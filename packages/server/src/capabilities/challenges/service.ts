@@ -55,6 +55,9 @@ export class ChallengeService {
     private readonly options: ChallengeOptions,
   ) {
     this.#store = new ChallengeStore(db);
+    factors.onRemove(async (factor) => {
+      for (const challenge of await this.#store.failPendingOfFactor(factor.id)) await this.#recordEnd(challenge);
+    });
   }
 
   async create(appId: string, userId: string, body: CreateChallenge): Promise<Challenge> {

@@ -105,6 +105,15 @@ export class ChallengeStore {
     return row as ChallengeRecord;
   }
 
+  /** Ends the pending challenges of a factor that is being deleted. */
+  async failPendingOfFactor(factorId: string): Promise<ChallengeRecord[]> {
+    return this.db.query<ChallengeRecord>(
+      `UPDATE challenges SET status = 'failed', resolved_at = now()
+       WHERE factor_id = $1 AND status = 'pending' RETURNING *`,
+      [factorId],
+    );
+  }
+
   /** Marks pending challenges past their expiry as expired (all, or the one given). */
   async expire(options: { id?: string; limit: number }): Promise<ChallengeRecord[]> {
     return this.db.query<ChallengeRecord>(

@@ -36,6 +36,7 @@ export interface CodeCheck {
  */
 export class FactorService {
   readonly #store: FactorStore;
+  readonly #removalHooks: Array<(factor: FactorRecord) => Promise<void>> = [];
 
   constructor(
     private readonly db: Database,
@@ -108,9 +109,12 @@ export class FactorService {
       return { ok: true as const, factor: activated };
     });
     if (outcome.ok) return outcome.factor;
-    // The wrong code is counted (committed) before the error is answered.
-    if (outcome.after.locked) throw lockedError(outcome.after.retryAfterSeconds);
-    throw new ApiError('invalid_code', undefined, { details: { attempts_left: outcome.after.wrongCodesLeft } });
+    // The wrong code is counted (committed) before the error is answered; as for a challenge, the code that
+    // reaches the limit is still a 422, and the next attempt is refused with 429.
+    const attemptsLeft = outcome.after.locked ? 0 : outcome.after.wrongCodesLeft;
+    throw new ApiError('invalid_code', undefined, {
+      details: { attempts_left: attemptsLeft, user_locked: outcome.after.locked },
+    });
   }
 
   async get(appId: string, factorId: string): Promise<Factor> {
@@ -121,11 +125,18 @@ export class FactorService {
     return (await this.#store.listForUser(appId, userId)).map(toFactor);
   }
 
+  /** Runs `hook` inside the transaction that deletes a factor, before the row goes (challenges end theirs). */
+  onRemove(hook: (factor: FactorRecord) => Promise<void>): void {
+    this.#removalHooks.push(hook);
+  }
+
   async remove(appId: string, factorId: string): Promise<void> {
     await this.db.transaction(async () => {
-      const deleted = await this.#store.delete(appId, factorId);
-      if (!deleted) throw ApiError.notFound('Factor');
-      await this.outbox.enqueue(appId, 'factor.deleted', toFactor(deleted));
+      const factor = await this.#store.find(appId, factorId, { forUpdate: true });
+      if (!factor) throw ApiError.notFound('Factor');
+      for (const hook of this.#removalHooks) await hook(factor);
+      await this.#store.delete(appId, factorId);
+      await this.outbox.enqueue(appId, 'factor.deleted', toFactor(factor));
     });
   }
 

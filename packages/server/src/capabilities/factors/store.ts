@@ -126,12 +126,8 @@ export class FactorStore {
     return rows.length > 0;
   }
 
-  async delete(appId: string, factorId: string): Promise<FactorRecord | null> {
-    const [row] = await this.db.query<FactorRecord>(
-      'DELETE FROM factors WHERE id = $1 AND app_id = $2 RETURNING *, NULL::int AS codes_left',
-      [factorId, appId],
-    );
-    return row ?? null;
+  async delete(appId: string, factorId: string): Promise<void> {
+    await this.db.query('DELETE FROM factors WHERE id = $1 AND app_id = $2', [factorId, appId]);
   }
 
   /** Replaces the user's recovery codes (the old ones stop working) with these hashes. */

@@ -4,7 +4,13 @@ import { factorSchema } from '../factors/schemas.ts';
 const nullableString = (options: object) => Type.Unsafe<string | null>({ type: ['string', 'null'], ...options });
 
 export const userIdParams = Type.Object({
-  user_id: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\x00-\\x1f\\x7f]+$', description: "The app's own id for the user." }),
+  // Any printable text but "." and "..", which URL parsers resolve as path steps and no client could address.
+  user_id: Type.String({
+    minLength: 1,
+    maxLength: 255,
+    pattern: '^(?!\\.{1,2}$)[^\\x00-\\x1f\\x7f]+$',
+    description: "The app's own id for the user.",
+  }),
 });
 
 export const putUserBody = Type.Object(
