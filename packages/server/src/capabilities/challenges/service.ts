@@ -105,10 +105,10 @@ export class ChallengeService {
   }
 
   async #verifyInTransaction(appId: string, challengeId: string, code: string): Promise<VerifyOutcome> {
-    const found = await this.#store.find(appId, challengeId);
-    if (!found) throw ApiError.notFound('Challenge');
-    const guard = await this.users.guardCodeAttempt(appId, found.user_id);
-    const challenge = (await this.#store.find(appId, challengeId, { forUpdate: true })) as ChallengeRecord;
+    // The challenge's lock, then the user's: every code check of the user waits for the one under way.
+    const challenge = await this.#store.find(appId, challengeId, { forUpdate: true });
+    if (!challenge) throw ApiError.notFound('Challenge');
+    const guard = await this.users.guardCodeAttempt(appId, challenge.user_id);
     if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
       return { kind: 'not_pending', challenge: (await this.#expire(challengeId)) ?? challenge };
     }
@@ -123,7 +123,7 @@ export class ChallengeService {
       return { kind: 'not_pending', challenge: await this.#end(challenge.id, 'failed', false) };
     }
     const { ok } = await this.factors.checkCode(factor, code);
-    const after = await this.users.recordCodeResult(appId, challenge.user_id, ok);
+    const after = await this.users.recordCodeResult(appId, challenge.user_id, ok, guard);
     if (ok) return { kind: 'verified', challenge: await this.#end(challenge.id, 'verified', true) };
     const wrong = await this.#store.recordWrongCode(challenge.id);
     this.#announce(wrong);
@@ -170,11 +170,8 @@ export class ChallengeService {
 
   async #factorFor(appId: string, userId: string, body: CreateChallenge): Promise<FactorRecord> {
     if (body.factor_id !== undefined) return this.factors.findForChallenge(appId, userId, body.factor_id);
-    const types: FactorType[] = body.type ? [body.type] : ['push', 'totp'];
-    for (const type of types) {
-      const factor = await this.factors.findActive(appId, userId, type);
-      if (factor) return factor;
-    }
+    const factor = await this.factors.findActive(appId, userId, body.type ? [body.type] : ['push', 'totp']);
+    if (factor) return factor;
     await this.users.get(appId, userId); // 404 for a user the app never used
     throw new ApiError(
       'no_active_factor',

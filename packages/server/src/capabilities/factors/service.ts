@@ -102,7 +102,7 @@ export class FactorService {
       if (current.status === 'active') throw new ApiError('factor_already_active');
       if (guard.locked) throw lockedError(guard.retryAfterSeconds);
       const step = matchTotpStep(this.#secret(current), paramsOf(current), checkTotpFormat(code, paramsOf(current)), Date.now());
-      const after = await this.users.recordCodeResult(appId, current.user_id, step !== null);
+      const after = await this.users.recordCodeResult(appId, current.user_id, step !== null, guard);
       if (step === null) return { ok: false as const, after };
       const activated = toFactor(await this.#store.activate(factorId, step));
       await this.outbox.enqueue(appId, 'factor.activated', activated);
@@ -152,9 +152,9 @@ export class FactorService {
     return { factor_id: factorId, codes };
   }
 
-  /** The active factor a challenge uses: the one named, else the newest active one of the type. */
-  async findActive(appId: string, userId: string, type: FactorType): Promise<FactorRecord | null> {
-    return this.#store.findActive(appId, userId, type);
+  /** The active factor a challenge uses when none is named: the newest of the first type the user has. */
+  async findActive(appId: string, userId: string, types: readonly FactorType[]): Promise<FactorRecord | null> {
+    return this.#store.findActive(appId, userId, types);
   }
 
   async findRecord(appId: string, factorId: string): Promise<FactorRecord | null> {

@@ -97,13 +97,13 @@ export class FactorStore {
     return row?.n ?? 0;
   }
 
-  /** The newest active factor of the type (a user may hold several TOTP factors). */
-  async findActive(appId: string, userId: string, type: FactorType): Promise<FactorRecord | null> {
+  /** The newest active factor of the first of `types` the user has (a user may hold several TOTP factors). */
+  async findActive(appId: string, userId: string, types: readonly FactorType[]): Promise<FactorRecord | null> {
     const [row] = await this.db.query<FactorRecord>(
       `SELECT ${columns} FROM factors f
-       WHERE f.app_id = $1 AND f.user_id = $2 AND f.type = $3 AND f.status = 'active'
-       ORDER BY f.id DESC LIMIT 1`,
-      [appId, userId, type],
+       WHERE f.app_id = $1 AND f.user_id = $2 AND f.type = ANY($3::text[]) AND f.status = 'active'
+       ORDER BY array_position($3::text[], f.type), f.id DESC LIMIT 1`,
+      [appId, userId, types],
     );
     return row ?? null;
   }

@@ -49,10 +49,11 @@ export class UserService {
     return guardState(user);
   }
 
-  /** Records the result of the code checked under `guardCodeAttempt`, in the same transaction. */
-  async recordCodeResult(appId: string, userId: string, right: boolean): Promise<CodeGuardResult> {
+  /** Records the result of the code checked under `guardCodeAttempt` (whose answer is `guard`), in the same transaction. */
+  async recordCodeResult(appId: string, userId: string, right: boolean, guard: CodeGuardResult): Promise<CodeGuardResult> {
     if (right) {
-      await this.#store.resetFailures(appId, userId);
+      // Nothing to reset when no wrong code was counted (the common case: no write).
+      if (guard.locked || guard.wrongCodesLeft < maxWrongCodesPerUser) await this.#store.resetFailures(appId, userId);
       return { locked: false, wrongCodesLeft: maxWrongCodesPerUser };
     }
     return guardState(await this.#store.recordWrongCode(appId, userId, maxWrongCodesPerUser, lockoutSeconds));
