@@ -7,8 +7,9 @@ import os from 'node:os';
 import { markdownTable, textTable } from './lib/report.ts';
 import type { BenchOptions, Scenario, ScenarioResult } from './lib/scenario.ts';
 import { appsGet } from './scenarios/apps-get.ts';
+import { twoFactorRound } from './scenarios/two-factor-round.ts';
 
-const scenarios: Scenario[] = [appsGet];
+const scenarios: Scenario[] = [appsGet, twoFactorRound];
 
 const resultsFile = new URL('./RESULTS.md', import.meta.url);
 
@@ -61,8 +62,10 @@ The latest figures of \`npm run bench\` (bench/run.ts); each scenario's section 
 (bench/baseline-server.ts, \`GET /bare\` → \`{"ok":true}\`, no hooks, no logger) in the row just above it,
 measured in the same run in alternating rounds (baseline, Tessera, baseline, …) so that other load on the
 machine falls on both alike: read the **vs bare route** column, not the absolute req/s. The target is at
-least 50 %. Throughput counts 2xx answers only; **errors** counts non-2xx answers and failed requests (it
-should be 0). p50/p99 are client-side latencies over the measured window. **server RSS** is the server
+least 50 %. Throughput counts 2xx answers only, summed over the request loops as each loop's answers ÷ the
+time to its own last answer (the drain at the end of a round, fewer and fewer requests in flight, is not
+counted as full load); **errors** counts non-2xx answers and failed requests (it should be 0). p50/p99 are
+client-side latencies over the measured window. **server RSS** is the server
 child's resident memory (VmRSS) at the end of its measurement, and in brackets its peak since it started
 (VmHWM). **server CPU µs/req** is the server's own CPU time (user + system, /proc/<pid>/stat, 10 ms ticks)
 over its measured rounds divided by the requests it answered: less sensitive to other load on the machine

@@ -27,6 +27,7 @@ export interface LoadResult {
   errors: number;
   /** The first error seen, to say what went wrong (status and the start of the body, or the exception). */
   firstError: string | null;
+  /** The time the throughput is over: ok ÷ requestsPerSecond (about the load's duration, without its drain). */
   seconds: number;
   requestsPerSecond: number;
   p50Ms: number;
@@ -60,7 +61,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     firstError ??= message;
   };
 
-  async function loop(): Promise<void> {
+  async function loop(): Promise<LoopTally> {
+    const tally: LoopTally = { ok: 0, lastAnswerAt: begin };
     while (started < maxRequests && performance.now() < deadline) {
       started++;
       const spec = options.request();
@@ -70,20 +72,39 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (response.statusCode >= 200 && response.statusCode < 300) {
           await response.body.dump();
           ok++;
+          tally.ok++;
         } else {
           const text = await response.body.text();
           noteError(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
         }
-        histogram.record(Math.max(1, Math.round((performance.now() - t0) * 1e6)));
+        tally.lastAnswerAt = performance.now();
+        histogram.record(Math.max(1, Math.round((tally.lastAnswerAt - t0) * 1e6)));
       } catch (error) {
         noteError(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
       }
     }
+    return tally;
   }
 
   const begin = performance.now();
-  await Promise.all(Array.from({ length: options.connections }, () => loop()));
-  return summarise(histogram, ok, errors, firstError, (performance.now() - begin) / 1000);
+  const tallies = await Promise.all(Array.from({ length: options.connections }, () => loop()));
+  return summarise(histogram, ok, errors, firstError, (performance.now() - begin) / 1000, closedLoopRate(tallies, begin));
+}
+
+/** What one request loop did: its 2xx answers (or complete iterations) and when its last answer came. */
+interface LoopTally {
+  ok: number;
+  lastAnswerAt: number;
+}
+
+/**
+ * The throughput of closed request loops: the sum of each loop's successes ÷ the time from the start to its
+ * own last answer. Dividing by the time until the last loop finishes instead would count the drain at the
+ * end (loops finishing the request in flight at the deadline, with fewer and fewer in flight) as if it
+ * ran at full concurrency: negligible for a 2 ms request, but ≈ 8 % low for 170 ms rounds in 1 s rounds.
+ */
+function closedLoopRate(tallies: LoopTally[], begin: number): number {
+  return tallies.reduce((rate, { ok, lastAnswerAt }) => (ok > 0 ? rate + ok / ((lastAnswerAt - begin) / 1000) : rate), 0);
 }
 
 /** The answer to one call of a flow (a 2xx: any other status ends the iteration as failed). */
@@ -139,7 +160,8 @@ export async function runFlow(options: FlowLoadOptions): Promise<LoadResult> {
     firstError ??= message;
   };
 
-  async function loop(): Promise<void> {
+  async function loop(): Promise<LoopTally> {
+    const tally: LoopTally = { ok: 0, lastAnswerAt: begin };
     while (started < maxIterations && performance.now() < deadline) {
       started++;
       let first: number | null = null;
@@ -164,27 +186,34 @@ export async function runFlow(options: FlowLoadOptions): Promise<LoadResult> {
       try {
         await options.flow.run(call);
         ok++;
+        tally.ok++;
         if (first !== null) histogram.record(Math.max(1, Math.round((performance.now() - first) * 1e6)));
       } catch (error) {
         // A failed call is counted already; anything else is the flow's own failure.
         if (!(error instanceof CallFailed)) noteError(error instanceof Error ? error.message : String(error));
       }
+      tally.lastAnswerAt = performance.now();
     }
+    return tally;
   }
 
   const begin = performance.now();
-  await Promise.all(Array.from({ length: options.connections }, () => loop()));
-  return { ...summarise(histogram, ok, errors, firstError, (performance.now() - begin) / 1000), calls };
+  const tallies = await Promise.all(Array.from({ length: options.connections }, () => loop()));
+  const elapsed = (performance.now() - begin) / 1000;
+  return { ...summarise(histogram, ok, errors, firstError, elapsed, closedLoopRate(tallies, begin)), calls };
 }
 
+/** `rate` defaults to ok ÷ seconds; given, `seconds` becomes ok ÷ rate, so that `combine` weighs runs alike. */
 function summarise(
   histogram: RecordableHistogram,
   ok: number,
   errors: number,
   firstError: string | null,
-  seconds: number,
+  elapsedSeconds: number,
+  rate?: number,
 ): LoadResult {
   const requests = histogram.count;
+  const seconds = rate !== undefined && rate > 0 ? ok / rate : elapsedSeconds;
   return {
     requests,
     ok,

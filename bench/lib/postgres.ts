@@ -9,6 +9,8 @@ export interface TempDatabase {
   name: string;
   /** This database's counters from pg_stat_database (transactions and rows since it was made). */
   stats(): Promise<DatabaseStats>;
+  /** The process ids of the backends connected to this database now (for their CPU time, on this machine). */
+  backendPids(): Promise<number[]>;
   drop(): Promise<void>;
 }
 
@@ -63,6 +65,11 @@ export async function createTempDatabase(): Promise<TempDatabase | { unavailable
           rowsUpdated: n('tup_updated'),
           rowsDeleted: n('tup_deleted'),
         };
+      }),
+    backendPids: () =>
+      withClient(async (client) => {
+        const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name]);
+        return rows.map((row) => row.pid);
       }),
     drop: async () => {
       await withClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

@@ -5,7 +5,6 @@
 // first whose code matches). So at step C a user can verify at most with C-1, C and C+1, in that order,
 // and gets one new step every 30 s. This module tracks each user's last accepted step, picks the lowest
 // step still usable when the code is sent, and hands a user to one round at a time.
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HOTP, Secret } from 'otpauth';
 import type { Pool } from 'undici';
@@ -157,7 +156,7 @@ export async function enrollUsers(options: EnrollOptions): Promise<{ users: Totp
       const index = options.first + next++;
       const user: TotpUser = {
         userId: `${options.prefix}-${index}`,
-        secret: new Secret({ buffer: randomBytes(20).buffer }),
+        secret: new Secret({ size: 20 }),
         lastStep: -Infinity,
         codesStep: -1,
         codes: [],
