@@ -25,3 +25,15 @@ export type {
   TotpAlgorithm,
   User,
 } from './users.ts';
+export { deviceAlgorithms, deviceDecisions, deviceDecisionType, deviceRequestTokenType, maxDeviceRequestTokenSeconds } from './devices.ts';
+export type {
+  Device,
+  DeviceAlgorithm,
+  DeviceApp,
+  DeviceDecision,
+  DeviceDecisionKind,
+  DevicePublicJwk,
+  DeviceRegistration,
+  DeviceRequestToken,
+  RegisterDevice,
+} from './devices.ts';

@@ -11,6 +11,7 @@ import { validatorCompiler } from './platform/http/validation.ts';
 import type { Keyring } from './platform/keyring.ts';
 import { RequestLogController } from './platform/logging.ts';
 import type { Metrics } from './platform/metrics.ts';
+import type { NonceStore } from './platform/nonce-store.ts';
 import type { RateLimiter } from './platform/rate-limiter.ts';
 import type { EncryptedColumn } from './platform/reencrypt.ts';
 import { appRoutes } from './capabilities/apps/routes.ts';
@@ -18,6 +19,8 @@ import { AppService } from './capabilities/apps/service.ts';
 import { webhookSecretContext } from './capabilities/apps/webhook-secret.ts';
 import { challengeRoutes } from './capabilities/challenges/routes.ts';
 import { ChallengeService, type ChallengeOptions } from './capabilities/challenges/service.ts';
+import { deviceRoutes } from './capabilities/devices/routes.ts';
+import { DeviceService, type DeviceOptions } from './capabilities/devices/service.ts';
 import { factorRoutes } from './capabilities/factors/routes.ts';
 import { FactorService, totpSecretContext } from './capabilities/factors/service.ts';
 import { userRoutes } from './capabilities/users/routes.ts';
@@ -37,7 +40,10 @@ export interface AppDeps {
   publicUrl: string;
   trustProxy: boolean;
   rateLimiter: RateLimiter;
+  /** Single-use values (device request token ids), shared by the instances when Redis is configured. */
+  nonces: NonceStore;
   challenges: ChallengeOptions;
+  devices?: Partial<DeviceOptions>;
   webhooks?: Partial<DispatcherOptions>;
 }
 
@@ -81,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const users = new UserService(deps.db);
   const factors = new FactorService(deps.db, deps.keyring, apps, users, outbox);
   const challenges = new ChallengeService(deps.db, deps.bus, apps, users, factors, outbox, deps.rateLimiter, deps.challenges);
+  const devices = new DeviceService(deps.db, apps, users, factors, outbox, deps.nonces, deps.publicUrl, deps.devices);
   const idempotency = new Idempotency(deps.db, deps.keyring);
   const guards = createAuthGuards({
     adminToken: deps.adminToken,
@@ -93,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   userRoutes(http, { users, factors, guards });
   factorRoutes(http, { factors, guards, idempotency });
   challengeRoutes(http, { challenges, guards, idempotency });
+  deviceRoutes(http, { devices, guards, idempotency });
   const encryptedColumns: EncryptedColumn[] = [
     { table: 'apps', idColumn: 'id', column: 'webhook_secret_enc', context: webhookSecretContext },
     { table: 'factors', idColumn: 'id', column: 'secret_enc', context: totpSecretContext },

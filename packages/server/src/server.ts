@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { buildApp, type BuiltApp } from './app.ts';
+import type { DeviceOptions } from './capabilities/devices/service.ts';
 import type { DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
 import type { Config } from './config.ts';
 import { InProcessBus, type RealtimeBus } from './platform/bus/bus.ts';
@@ -11,6 +12,7 @@ import { adminTokenFile, masterKeyFile } from './platform/data-dir.ts';
 import { Keyring } from './platform/keyring.ts';
 import { createLogger } from './platform/logging.ts';
 import { Metrics } from './platform/metrics.ts';
+import { InMemoryNonceStore, RedisNonceStore, type NonceStore } from './platform/nonce-store.ts';
 import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './platform/rate-limiter.ts';
 import { reencryptUnderCurrentKey } from './platform/reencrypt.ts';
 
@@ -28,6 +30,8 @@ export interface RunningServer {
 export interface StartOptions {
   logger?: Logger;
   webhooks?: Partial<DispatcherOptions>;
+  /** Device options (tests shorten the registration token's life). */
+  devices?: Partial<DeviceOptions>;
   poolSize?: number;
 }
 
@@ -55,6 +59,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ? new RedisRateLimiter(config.redisUrl, onBusError)
       : new InMemoryRateLimiter();
     cleanup.unshift(() => rateLimiter.close());
+    const nonces: NonceStore = config.redisUrl ? new RedisNonceStore(config.redisUrl, onBusError) : new InMemoryNonceStore();
+    cleanup.unshift(() => nonces.close());
 
     const app = await buildApp({
       db,
@@ -66,8 +72,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
       rateLimiter,
+      nonces,
       challenges: { creationsPerUserPerMinute: config.challengesPerUserPerMinute },
       webhooks: options.webhooks,
+      devices: options.devices,
     });
     cleanup.unshift(() => app.http.close());
     await app.http.listen({ host: config.host, port: config.port });

@@ -1,0 +1,74 @@
+/** Signature algorithms of device keys: ES256 for P-256 keys, EdDSA for Ed25519 keys. */
+export const deviceAlgorithms = ['ES256', 'EdDSA'] as const;
+export type DeviceAlgorithm = (typeof deviceAlgorithms)[number];
+
+/** A device's public key as a JWK (RFC 7517): EC P-256 or OKP Ed25519, never with private members. */
+export type DevicePublicJwk = { kty: 'EC'; crv: 'P-256'; x: string; y: string } | { kty: 'OKP'; crv: 'Ed25519'; x: string };
+
+/** The answer to `POST /v1/users/{user_id}/device-registrations`: shown to the person as a QR code. */
+export interface DeviceRegistration {
+  /** Single use, valid for 10 minutes: it is the only credential of `POST /v1/devices`. */
+  registration_token: string;
+  /** `tessera://register?server=<url-encoded base URL>&token=<registration_token>` */
+  registration_uri: string;
+  /** A `data:image/png;base64,…` QR code of `registration_uri`. */
+  qr_data_url: string;
+  expires_at: string;
+}
+
+/** The body of `POST /v1/devices`, sent by the authenticator. */
+export interface RegisterDevice {
+  registration_token: string;
+  public_key: DevicePublicJwk;
+  name?: string;
+}
+
+/** The app a device answers for, as the authenticator shows it. */
+export interface DeviceApp {
+  app_id: string;
+  display_name: string;
+  logo: string | null;
+}
+
+/** A registered device: the key behind one push factor of one user of one app. */
+export interface Device {
+  device_id: string;
+  factor_id: string;
+  user_id: string;
+  app: DeviceApp;
+  name: string | null;
+  alg: DeviceAlgorithm;
+  created_at: string;
+  last_seen_at: string | null;
+}
+
+/**
+ * `Authorization: Device <JWT>` on the device routes: a JWT signed by the device key (RFC 7515
+ * compact form), one per request, in the spirit of DPoP (RFC 9449 §4.2).
+ */
+export const deviceRequestTokenType = 'tessera-device+jwt';
+/** The longest a device request token may live (exp − iat), in seconds. */
+export const maxDeviceRequestTokenSeconds = 120;
+
+/** The header and claims of a device request token. */
+export interface DeviceRequestToken {
+  header: { typ: typeof deviceRequestTokenType; alg: DeviceAlgorithm; kid: string };
+  claims: { iat: number; exp: number; jti: string; htm: string; htu: string };
+}
+
+/** The `typ` of a signed approve/deny answer to a push challenge. */
+export const deviceDecisionType = 'tessera-decision+jws';
+export const deviceDecisions = ['approve', 'deny'] as const;
+export type DeviceDecisionKind = (typeof deviceDecisions)[number];
+
+/** The JSON a device signs to answer a push challenge (the payload of a `tessera-decision+jws`). */
+export interface DeviceDecision {
+  challenge_id: string;
+  decision: DeviceDecisionKind;
+  /** Number matching: the number the person picked (approve only). */
+  number?: number;
+  /** The person did not start this (deny only). */
+  reason?: 'fraud';
+  /** ISO-8601 UTC time of signing, e.g. 2025-01-31T12:00:00.000Z. */
+  signed_at: string;
+}

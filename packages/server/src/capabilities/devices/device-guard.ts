@@ -1,0 +1,38 @@
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { ApiError } from '../../platform/http/api-error.ts';
+import { DeviceAuthError } from './device-request-token.ts';
+import type { DeviceService } from './service.ts';
+import type { DeviceRecord } from './store.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The device that signed the request, on routes guarded by the device guard. */
+    device: DeviceRecord | null;
+  }
+}
+
+const challengeHeaders = { 'www-authenticate': 'Device realm="tessera"' };
+
+/**
+ * The preHandler of device routes: checks `Authorization: Device <JWT>` (device-request-token.ts) for
+ * this method and path and sets `request.device`, or answers 401 `unauthorized` with `details.reason`
+ * (missing, malformed, unknown_device, bad_signature, expired, not_yet_valid, lifetime_too_long,
+ * wrong_method, wrong_path, replayed), so that an authenticator can tell a removed device from a bad clock.
+ */
+export function createDeviceGuard(app: FastifyInstance, devices: DeviceService): preHandlerAsyncHookHandler {
+  if (!app.hasRequestDecorator('device')) app.decorateRequest('device', null);
+  return async (request: FastifyRequest) => {
+    try {
+      request.device = await devices.authenticate(request.headers.authorization, request.method, request.url.split('?')[0] ?? '/');
+    } catch (error) {
+      if (!(error instanceof DeviceAuthError)) throw error;
+      throw new ApiError('unauthorized', error.message, { details: { reason: error.reason }, headers: challengeHeaders });
+    }
+  };
+}
+
+/** The calling device, on a route guarded by the device guard. */
+export function callingDevice(request: FastifyRequest): DeviceRecord {
+  if (!request.device) throw new ApiError('unauthorized', 'This call needs a device signature.', { headers: challengeHeaders });
+  return request.device;
+}

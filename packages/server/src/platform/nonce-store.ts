@@ -1,0 +1,49 @@
+import { Redis } from 'ioredis';
+
+/**
+ * Remembers single-use values (the `jti` of a signed request) until they expire: in memory for one
+ * instance, in Redis for several, so that a value used on one instance is refused on every other.
+ */
+export interface NonceStore {
+  /** True the first time `key` is claimed within `ttlMs`; false for a replay. Atomic. */
+  claim(key: string, ttlMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class InMemoryNonceStore implements NonceStore {
+  readonly #expiries = new Map<string, number>();
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const expiresAt = this.#expiries.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    if (this.#expiries.size > 100_000) this.#sweep(now);
+    this.#expiries.set(key, now + Math.max(1, ttlMs));
+    return true;
+  }
+
+  #sweep(now: number): void {
+    for (const [key, expiresAt] of this.#expiries) if (expiresAt <= now) this.#expiries.delete(key);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class RedisNonceStore implements NonceStore {
+  readonly #redis: Redis;
+
+  constructor(url: string, onError: (error: unknown) => void) {
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 3_000 });
+    this.#redis.on('error', onError);
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    // SET NX answers OK only to the first writer; PX lets Redis forget the value when it has expired.
+    const set = await this.#redis.set(`tessera:nonce:${key}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    return set === 'OK';
+  }
+
+  async close(): Promise<void> {
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}
