@@ -1,10 +1,6 @@
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { profileScopes } from '@tessera/contracts';
-
-/** A JSON Schema `type: [T, "null"]`, whose validation errors read better than an anyOf. */
-function nullable<T extends TSchema>(schema: T) {
-  return Type.Unsafe<Static<T> | null>({ ...schema, type: [(schema as unknown as { type: string }).type, 'null'] });
-}
+import { dateTime, literals, nullable } from '../../platform/http/schema-kit.ts';
 
 const name = Type.String({ minLength: 1, maxLength: 100, description: 'Shown to the operator.' });
 // The issuer is the first part of an otpauth label, where ':' separates it from the account.
@@ -13,7 +9,7 @@ const url = Type.String({ minLength: 1, maxLength: 2048, description: 'An http o
 const message = Type.String({ minLength: 1, maxLength: 500 });
 const displayName = Type.String({ minLength: 1, maxLength: 100 });
 const logo = Type.String({ maxLength: 400_000, description: 'A data:image/png;base64,… URL, at most 180×100 pixels.' });
-const scopes = Type.Array(Type.Union(profileScopes.map((scope) => Type.Literal(scope))), {
+const scopes = Type.Array(literals(profileScopes), {
   uniqueItems: true,
   description: 'Profile fields this app may ask for at QR login.',
 });
@@ -71,10 +67,7 @@ export const createAppBody = Type.Object(
 );
 export type CreateAppBody = Static<typeof createAppBody>;
 
-const timestamps = {
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-};
+const timestamps = { created_at: dateTime, updated_at: dateTime };
 
 export const appSchema = Type.Object({ app_id: Type.String(), ...appConfigSchema.properties, ...timestamps });
 
@@ -101,7 +94,7 @@ export const mergePatchBody = Type.Object({}, { additionalProperties: true, desc
 export const jsonPatchBody = Type.Array(
   Type.Object(
     {
-      op: Type.Union(['add', 'remove', 'replace', 'move', 'copy', 'test'].map((op) => Type.Literal(op))),
+      op: literals(['add', 'remove', 'replace', 'move', 'copy', 'test']),
       path: Type.String(),
       from: Type.Optional(Type.String()),
       value: Type.Optional(Type.Unknown()),

@@ -1,9 +1,9 @@
 import { Type } from 'typebox';
 import { challengeStatuses, factorTypes } from '@tessera/contracts';
+import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
 import { maxExpiresInSeconds, maxWaitSeconds } from './limits.ts';
 
-const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
-const nullable = (type: string, options: object = {}) => Type.Unsafe({ type: [type, 'null'], ...options });
+const nullableObject = nullable(Type.Object({}, { additionalProperties: true }));
 const freeObject = (description: string) => Type.Record(Type.String(), Type.Unknown(), { maxProperties: 50, description });
 
 export const createChallengeBody = Type.Object(
@@ -24,16 +24,16 @@ export const challengeSchema = Type.Object({
   challenge_id: Type.String(),
   user_id: Type.String(),
   status: literals(challengeStatuses),
-  factor_id: nullable('string'),
+  factor_id: nullable(Type.String()),
   factor_type: literals(factorTypes),
-  reference_id: nullable('string'),
-  message: nullable('string'),
-  details: nullable('object', { additionalProperties: true }),
-  hidden_details: nullable('object', { additionalProperties: true }),
+  reference_id: nullable(Type.String()),
+  message: nullable(Type.String()),
+  details: nullableObject,
+  hidden_details: nullableObject,
   attempts_left: Type.Integer({ description: 'Wrong codes this challenge still accepts.' }),
-  expires_at: Type.String({ format: 'date-time' }),
-  created_at: Type.String({ format: 'date-time' }),
-  resolved_at: nullable('string', { format: 'date-time' }),
+  expires_at: dateTime,
+  created_at: dateTime,
+  resolved_at: nullableDateTime,
 });
 
 export const challengeIdParams = Type.Object({ challenge_id: Type.String({ maxLength: 64 }) });

@@ -1,13 +1,12 @@
 import { Type } from 'typebox';
 import { deviceAlgorithms } from '@tessera/contracts';
-
-const nullableString = (options: object = {}) => Type.Unsafe<string | null>({ type: ['string', 'null'], ...options });
+import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
 
 export const deviceRegistrationSchema = Type.Object({
   registration_token: Type.String({ description: 'Single use, valid for 10 minutes; stored only as a hash.' }),
   registration_uri: Type.String({ description: 'tessera://register?server=<url-encoded base URL>&token=<registration_token>' }),
   qr_data_url: Type.String({ description: 'A data:image/png;base64,… QR code of registration_uri.' }),
-  expires_at: Type.String({ format: 'date-time' }),
+  expires_at: dateTime,
 });
 
 // The key is checked in code (device-key.ts), which names the member at fault; the schema documents it.
@@ -33,11 +32,11 @@ export const deviceSchema = Type.Object({
   device_id: Type.String(),
   factor_id: Type.String({ description: 'The push factor this device answers for; deleting it removes the device.' }),
   user_id: Type.String(),
-  app: Type.Object({ app_id: Type.String(), display_name: Type.String(), logo: nullableString() }),
-  name: nullableString(),
-  alg: Type.Union(deviceAlgorithms.map((alg) => Type.Literal(alg))),
-  created_at: Type.String({ format: 'date-time' }),
-  last_seen_at: nullableString({ format: 'date-time' }),
+  app: Type.Object({ app_id: Type.String(), display_name: Type.String(), logo: nullable(Type.String()) }),
+  name: nullable(Type.String()),
+  alg: literals(deviceAlgorithms),
+  created_at: dateTime,
+  last_seen_at: nullableDateTime,
 });
 
 export const deviceListSchema = Type.Object({ data: Type.Array(deviceSchema) });

@@ -1,17 +1,15 @@
 import { Type } from 'typebox';
 import { factorTypes, totpAlgorithms } from '@tessera/contracts';
-
-const literals = <T extends string | number>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
-const nullableTime = Type.Unsafe<string | null>({ type: ['string', 'null'], format: 'date-time' });
+import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
 
 export const factorSchema = Type.Object({
   factor_id: Type.String(),
   user_id: Type.String(),
   type: literals(factorTypes),
   status: literals(['unverified', 'active']),
-  name: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
-  created_at: Type.String({ format: 'date-time' }),
-  activated_at: nullableTime,
+  name: nullable(Type.String()),
+  created_at: dateTime,
+  activated_at: nullableDateTime,
   algorithm: Type.Optional(literals(totpAlgorithms)),
   digits: Type.Optional(literals([6, 8])),
   period: Type.Optional(literals([30, 60])),

@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
+import { dateTime, nullable } from '../../platform/http/schema-kit.ts';
 import { factorSchema } from '../factors/schemas.ts';
-
-const nullableString = (options: object) => Type.Unsafe<string | null>({ type: ['string', 'null'], ...options });
 
 export const userIdParams = Type.Object({
   // Any printable text but "." and "..", which URL parsers resolve as path steps and no client could address.
@@ -15,20 +14,20 @@ export const userIdParams = Type.Object({
 
 export const putUserBody = Type.Object(
   {
-    email: Type.Optional(nullableString({ format: 'email', maxLength: 254 })),
-    phone: Type.Optional(nullableString({ pattern: '^\\+?[0-9][0-9 ().-]{2,31}$' })),
-    display_name: Type.Optional(nullableString({ minLength: 1, maxLength: 100 })),
+    email: Type.Optional(nullable(Type.String({ format: 'email', maxLength: 254 }))),
+    phone: Type.Optional(nullable(Type.String({ pattern: '^\\+?[0-9][0-9 ().-]{2,31}$' }))),
+    display_name: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 100 }))),
   },
   { additionalProperties: false },
 );
 
 export const userSchema = Type.Object({
   user_id: Type.String(),
-  email: nullableString({}),
-  phone: nullableString({}),
-  display_name: nullableString({}),
+  email: nullable(Type.String()),
+  phone: nullable(Type.String()),
+  display_name: nullable(Type.String()),
   two_factor_enabled: Type.Boolean({ description: 'The user has an active TOTP or push factor.' }),
   factors: Type.Array(factorSchema),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
+  created_at: dateTime,
+  updated_at: dateTime,
 });

@@ -1,31 +1,30 @@
 import { Type } from 'typebox';
 import { webhookDeliveryStatuses } from '@tessera/contracts';
-
-const nullableTime = Type.Unsafe<string | null>({ type: ['string', 'null'], format: 'date-time' });
+import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
 
 export const deliverySchema = Type.Object({
   id: Type.String({ description: 'Also the webhook-id header: the same on every attempt.' }),
   app_id: Type.String(),
   event_type: Type.String(),
-  status: Type.Union(webhookDeliveryStatuses.map((status) => Type.Literal(status))),
+  status: literals(webhookDeliveryStatuses),
   attempts: Type.Integer(),
   payload: Type.Object(
-    { type: Type.String(), timestamp: Type.String({ format: 'date-time' }), data: Type.Unknown() },
+    { type: Type.String(), timestamp: dateTime, data: Type.Unknown() },
     { description: 'The body that is POSTed.' },
   ),
-  created_at: Type.String({ format: 'date-time' }),
-  last_attempt_at: nullableTime,
-  next_attempt_at: nullableTime,
-  delivered_at: nullableTime,
-  last_status_code: Type.Unsafe<number | null>({ type: ['integer', 'null'] }),
-  last_error: Type.Unsafe<string | null>({ type: ['string', 'null'] }),
+  created_at: dateTime,
+  last_attempt_at: nullableDateTime,
+  next_attempt_at: nullableDateTime,
+  delivered_at: nullableDateTime,
+  last_status_code: nullable(Type.Integer()),
+  last_error: nullable(Type.String()),
 });
 
 export const deliveryPageSchema = Type.Object({ data: Type.Array(deliverySchema), has_more: Type.Boolean() });
 
 export const listDeliveriesQuery = Type.Object(
   {
-    status: Type.Optional(Type.Union(webhookDeliveryStatuses.map((status) => Type.Literal(status)))),
+    status: Type.Optional(literals(webhookDeliveryStatuses)),
     event_type: Type.Optional(Type.String({ maxLength: 100 })),
     app_id: Type.Optional(Type.String({ maxLength: 64, description: 'Operator only: one app.' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
