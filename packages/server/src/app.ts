@@ -5,6 +5,7 @@ import type { Database } from './platform/database/database.ts';
 import { createAuthGuards } from './platform/http/auth.ts';
 import { installErrorHandling } from './platform/http/error-handler.ts';
 import { healthRoutes } from './platform/http/health-routes.ts';
+import { installJsonBodyParser } from './platform/http/json-body.ts';
 import { Idempotency } from './platform/http/idempotency.ts';
 import { registerOpenApi } from './platform/http/openapi.ts';
 import { validatorCompiler } from './platform/http/validation.ts';
@@ -71,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   http.decorateRequest('principal', null);
   // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
   http.removeContentTypeParser('text/plain');
-  http.addContentTypeParser(patchContentTypes, { parseAs: 'string' }, http.getDefaultJsonParser('error', 'error'));
+  installJsonBodyParser(http, ['application/json', ...patchContentTypes]);
   installErrorHandling(http);
 
   http.addHook('onResponse', async (request, reply) => {

@@ -133,6 +133,45 @@ describe.each(databaseKinds())('bad input to the apps API on %s', (kind) => {
     await unchanged();
   });
 
+  it('refuses text with a NUL character (400, never a 5xx)', async () => {
+    const count = await appCount();
+    const reply = await api.post('/v1/apps', { name: 'a\u0000b' });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.code).toBe('validation_failed');
+    expect((await api.get('/v1/apps?starting_after=%00')).status).toBe(400);
+    expect(await appCount()).toBe(count);
+  });
+
+  it('refuses JSON nested deeper than 32 levels (400, never a 5xx)', async () => {
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+    const created = await api.call('POST', '/v1/apps', { raw: `{"name":"A","branding":${deep}}`, headers: { 'content-type': 'application/json' } });
+    expect(created.status).toBe(400);
+    const patched = await api.call('PATCH', `/v1/apps/${app.app_id}`, {
+      raw: `{"zzz":${deep}}`,
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
+    expect(patched.status).toBe(400);
+    await unchanged();
+  });
+
+  it('refuses a JSON patch that reaches for __proto__ (400), polluting nothing', async () => {
+    const reply = await api.patch(`/v1/apps/${app.app_id}`, [{ op: 'add', path: '/__proto__/polluted', value: 1 }], {
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.code).toBe('invalid_patch');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    await unchanged();
+  });
+
+  it('refuses an interlaced PNG logo', async () => {
+    const png = Buffer.from(pngDataUrl(20, 20).split(',')[1]!, 'base64');
+    png[28] = 1;
+    const reply = await api.post('/v1/apps', { name: 'A', branding: { logo: `data:image/png;base64,${png.toString('base64')}` } });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.details.field).toBe('branding.logo');
+  });
+
   it('answers 404 for ids that do not exist, on every route', async () => {
     const missing = 'app_00000000000000000000000000';
     const replies = await Promise.all([

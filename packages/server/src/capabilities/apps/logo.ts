@@ -18,6 +18,8 @@ export function logoProblem(dataUrl: string): string | null {
   if (width > maxLogoWidth || height > maxLogoHeight) {
     return `must be at most ${maxLogoWidth}×${maxLogoHeight} pixels (it is ${width}×${height})`;
   }
+  // IHDR's interlace byte: pngjs inflates interlaced images without a size bound, so they are refused.
+  if (bytes.length < 29 || bytes[28] !== 0) return 'must not be interlaced';
   try {
     PNG.sync.read(bytes);
   } catch {

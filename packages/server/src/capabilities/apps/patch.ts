@@ -61,7 +61,11 @@ export function applyJsonPatchToConfig(current: AppConfig, operations: JsonPatch
     // validateOperation: each operation is checked against the document before it is applied.
     return validated(applyPatch(document, operations as fastJsonPatch.Operation[], true, true).newDocument);
   } catch (error) {
-    if (!(error instanceof JsonPatchError)) throw error;
+    if (error instanceof ApiError) throw error;
+    if (!(error instanceof JsonPatchError)) {
+      // fast-json-patch refuses __proto__ and constructor paths with a plain error.
+      throw new ApiError('invalid_patch', `The patch cannot be applied: ${(error as Error).message}`);
+    }
     const details = { index: error.index ?? null, operation: error.operation ?? null, reason: error.name };
     if (error.name === 'TEST_OPERATION_FAILED') {
       throw new ApiError('patch_test_failed', `A "test" operation failed at operation ${error.index}.`, { details });

@@ -34,6 +34,10 @@ type VerifyOutcome =
   | { kind: 'locked'; retryAfterSeconds: number };
 
 const topic = (challengeId: string) => `challenge:${challengeId}`;
+
+function pushNotYet(): ApiError {
+  return new ApiError('no_active_factor', 'Push challenges are not available yet: use a TOTP factor.');
+}
 const recheckMs = 2_000;
 
 /**
@@ -150,7 +154,7 @@ export class ChallengeService {
         change.cancel();
         return toChallenge(challenge);
       }
-      await change.wait(Math.min(left, challenge.expires_at.getTime() - Date.now() + 20, recheckMs));
+      await change.wait(Math.max(50, Math.min(left, challenge.expires_at.getTime() - Date.now() + 20, recheckMs)));
     }
   }
 
@@ -159,7 +163,7 @@ export class ChallengeService {
     let total = 0;
     for (;;) {
       const expired = await this.db.transaction(async () => {
-        const rows = await this.#store.expire({ limit: 100 });
+        const rows = await this.#store.expire({ limit: 100, now: new Date() });
         for (const row of rows) await this.#recordEnd(row);
         return rows.length;
       });
@@ -169,8 +173,14 @@ export class ChallengeService {
   }
 
   async #factorFor(appId: string, userId: string, body: CreateChallenge): Promise<FactorRecord> {
-    if (body.factor_id !== undefined) return this.factors.findForChallenge(appId, userId, body.factor_id);
-    const factor = await this.factors.findActive(appId, userId, body.type ? [body.type] : ['push', 'totp']);
+    if (body.factor_id !== undefined) {
+      const named = await this.factors.findForChallenge(appId, userId, body.factor_id);
+      if (named.type === 'push') throw pushNotYet();
+      return named;
+    }
+    if (body.type === 'push') throw pushNotYet();
+    // PRODUCT.md's default is push, else TOTP; push joins once devices can answer challenges.
+    const factor = await this.factors.findActive(appId, userId, body.type ? [body.type] : ['totp']);
     if (factor) return factor;
     await this.users.get(appId, userId); // 404 for a user the app never used
     throw new ApiError(
@@ -190,7 +200,7 @@ export class ChallengeService {
   }
 
   async #expire(challengeId: string): Promise<ChallengeRecord | null> {
-    const [expired] = await this.#store.expire({ id: challengeId, limit: 1 });
+    const [expired] = await this.#store.expire({ id: challengeId, limit: 1, now: new Date() });
     if (expired) await this.#recordEnd(expired);
     return expired ?? null;
   }

@@ -114,14 +114,17 @@ export class ChallengeStore {
     );
   }
 
-  /** Marks pending challenges past their expiry as expired (all, or the one given). */
-  async expire(options: { id?: string; limit: number }): Promise<ChallengeRecord[]> {
+  /**
+   * Marks pending challenges past their expiry as expired (all, or the one given). `now` is the server's
+   * clock, the one the service decided expiry with (the database's now() is its transaction's start).
+   */
+  async expire(options: { id?: string; limit: number; now: Date }): Promise<ChallengeRecord[]> {
     return this.db.query<ChallengeRecord>(
       `UPDATE challenges SET status = 'expired', resolved_at = expires_at
-       WHERE id IN (SELECT id FROM challenges WHERE status = 'pending' AND expires_at <= now()
+       WHERE id IN (SELECT id FROM challenges WHERE status = 'pending' AND expires_at <= $3
                     AND ($1::text IS NULL OR id = $1) ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [options.id ?? null, options.limit],
+      [options.id ?? null, options.limit, options.now],
     );
   }
 }

@@ -146,6 +146,9 @@ export class FactorService {
     const factorId = newId('fac');
     await this.db.transaction(async () => {
       await this.users.upsert(appId, userId, {});
+      // The old codes' factor goes: its pending challenges end as for any deleted factor.
+      const previous = await this.#store.findActive(appId, userId, ['recovery']);
+      if (previous) for (const hook of this.#removalHooks) await hook(previous);
       const hashes = codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!));
       await this.#store.replaceRecoveryCodes(appId, userId, factorId, hashes);
     });

@@ -137,6 +137,39 @@ describe.each(databaseKinds())('webhooks on %s', (kind) => {
     expect(receiver.received.at(-1)!.headers['webhook-id']).toBe(mine.id);
   });
 
+  it('gives up on a receiver that trickles its answer, and keeps delivering to the others', async () => {
+    const { createServer } = await import('node:http');
+    const trickling = createServer((_request, response) => {
+      response.writeHead(200, { 'content-length': '100000' });
+      const timer = setInterval(() => response.write('x'), 200);
+      response.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => trickling.listen(0, '127.0.0.1', resolve));
+    const port = (trickling.address() as { port: number }).port;
+    const slowServer = await startTestServer(kind, { webhooks: { ...fastRetries, requestTimeoutMs: 1_000 } });
+    try {
+      const slowApi = client(slowServer.url);
+      const slow = (await slowApi.post('/v1/apps', { name: 'Slow', callback_url: `http://127.0.0.1:${port}/` })).body;
+      receiver = await new WebhookReceiver().start();
+      const fine = (await slowApi.post('/v1/apps', { name: 'Fine', callback_url: receiver.url })).body;
+      await slowApi.patch(`/v1/apps/${slow.app_id}`, { name: 'Slow 2' });
+      // Let the slow delivery's pass start alone; the next pass must not wait for it forever.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await slowApi.patch(`/v1/apps/${fine.app_id}`, { name: 'Fine 2' });
+      await receiver.waitFor(1, 5_000);
+      const stalled = await eventually(async () => {
+        const reply = await slowApi.get(`/v1/webhook-deliveries?app_id=${slow.app_id}`);
+        return reply.body.data[0]?.attempts >= 1 ? reply.body.data[0] : undefined;
+      });
+      // The status came back in time, so the attempt counts as delivered without waiting for the body.
+      expect(['delivered', 'pending']).toContain(stalled.status);
+    } finally {
+      await slowServer.stop();
+      trickling.closeAllConnections();
+      await new Promise((resolve) => trickling.close(resolve));
+    }
+  });
+
   it('writes no delivery for an app without a callback_url', async () => {
     const app = (await api.post('/v1/apps', { name: 'Silent' })).body;
     await api.patch(`/v1/apps/${app.app_id}`, { name: 'Still silent' });

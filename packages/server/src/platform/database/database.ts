@@ -62,10 +62,12 @@ export class Database implements Connection {
   /** Runs `work` in one transaction, or in the caller's transaction when there is one. */
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     if (this.inTransaction) return work();
-    const afterCommit: Array<() => void> = [];
-    const result = await this.#driver.withTransaction((connection) =>
-      this.#scope.run({ connection, afterCommit }, work),
-    );
+    let afterCommit: Array<() => void> = [];
+    const result = await this.#driver.withTransaction((connection) => {
+      // A retried attempt (deadlock, serialization failure) starts with no tasks from the one rolled back.
+      afterCommit = [];
+      return this.#scope.run({ connection, afterCommit }, work);
+    });
     for (const task of afterCommit) {
       try {
         task();

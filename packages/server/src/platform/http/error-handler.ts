@@ -36,6 +36,14 @@ export function installErrorHandling(app: FastifyInstance): void {
       reply.header('retry-after', '1');
       return send(reply, 'service_unavailable', errorCatalog.service_unavailable.message);
     }
+    const sqlState = (error as { code?: unknown }).code;
+    if (sqlState === '22021' || sqlState === '22P05') {
+      // PostgreSQL stores no NUL character (U+0000) in text: the input is at fault, and nothing was written.
+      return send(reply, 'validation_failed', 'Text may not contain the NUL character (U+0000).', {
+        field: '(body)',
+        reason: 'contains U+0000',
+      });
+    }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
       const first = fastifyError.validation[0] as ErrorObject | undefined;
