@@ -15,6 +15,7 @@ import { Metrics } from './platform/metrics.ts';
 import { InMemoryNonceStore, RedisNonceStore, type NonceStore } from './platform/nonce-store.ts';
 import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './platform/rate-limiter.ts';
 import { reencryptUnderCurrentKey } from './platform/reencrypt.ts';
+import { closeRedis, openRedis } from './platform/redis.ts';
 
 export interface RunningServer {
   /** The address it listens on (http://127.0.0.1:PORT for PORT 0). */
@@ -55,12 +56,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const onBusError = (error: unknown) => logger.warn({ err: error }, 'realtime bus error');
     const bus: RealtimeBus = config.redisUrl ? await RedisBus.connect(config.redisUrl, onBusError) : new InProcessBus(onBusError);
     cleanup.unshift(() => bus.close());
-    const rateLimiter: RateLimiter = config.redisUrl
-      ? new RedisRateLimiter(config.redisUrl, onBusError)
-      : new InMemoryRateLimiter();
-    cleanup.unshift(() => rateLimiter.close());
-    const nonces: NonceStore = config.redisUrl ? new RedisNonceStore(config.redisUrl, onBusError) : new InMemoryNonceStore();
-    cleanup.unshift(() => nonces.close());
+    // One connection serves the rate limits and the nonces (the bus keeps its own two for pub/sub).
+    const redis = config.redisUrl
+      ? openRedis(config.redisUrl, (error) => logger.warn({ err: error }, 'Redis error (rate limits, nonces)'))
+      : null;
+    if (redis) cleanup.unshift(() => closeRedis(redis));
+    const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis) : new InMemoryRateLimiter();
+    const nonces: NonceStore = redis ? new RedisNonceStore(redis) : new InMemoryNonceStore();
 
     const app = await buildApp({
       db,

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /**
  * Remembers single-use values (the `jti` of a signed request) until they expire: in memory for one
@@ -7,7 +7,6 @@ import { Redis } from 'ioredis';
 export interface NonceStore {
   /** True the first time `key` is claimed within `ttlMs`; false for a replay. Atomic. */
   claim(key: string, ttlMs: number): Promise<boolean>;
-  close(): Promise<void>;
 }
 
 export class InMemoryNonceStore implements NonceStore {
@@ -25,25 +24,15 @@ export class InMemoryNonceStore implements NonceStore {
   #sweep(now: number): void {
     for (const [key, expiresAt] of this.#expiries) if (expiresAt <= now) this.#expiries.delete(key);
   }
-
-  async close(): Promise<void> {}
 }
 
+/** Remembers in Redis, on a connection the server owns (and closes). */
 export class RedisNonceStore implements NonceStore {
-  readonly #redis: Redis;
-
-  constructor(url: string, onError: (error: unknown) => void) {
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 3_000 });
-    this.#redis.on('error', onError);
-  }
+  constructor(private readonly redis: Redis) {}
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
     // SET NX answers OK only to the first writer; PX lets Redis forget the value when it has expired.
-    const set = await this.#redis.set(`tessera:nonce:${key}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    const set = await this.redis.set(`tessera:nonce:${key}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
     return set === 'OK';
-  }
-
-  async close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 }

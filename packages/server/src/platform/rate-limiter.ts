@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export interface RateDecision {
   allowed: boolean;
@@ -8,7 +8,6 @@ export interface RateDecision {
 /** Counts hits per key in fixed windows: in memory for one instance, in Redis for several. */
 export interface RateLimiter {
   hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision>;
-  close(): Promise<void>;
 }
 
 export class InMemoryRateLimiter implements RateLimiter {
@@ -29,8 +28,6 @@ export class InMemoryRateLimiter implements RateLimiter {
   #sweep(now: number): void {
     for (const [key, window] of this.#windows) if (window.resetAt <= now) this.#windows.delete(key);
   }
-
-  async close(): Promise<void> {}
 }
 
 // INCR, and start the window's clock on its first hit; answers the count and the milliseconds left.
@@ -39,20 +36,12 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {count, redis.call('PTTL', KEYS[1])}`;
 
+/** Counts in Redis, on a connection the server owns (and closes). */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis;
-
-  constructor(url: string, onError: (error: unknown) => void) {
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 3_000 });
-    this.#redis.on('error', onError);
-  }
+  constructor(private readonly redis: Redis) {}
 
   async hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
-    const [count, ttl] = (await this.#redis.eval(hitScript, 1, `tessera:rate:${key}`, windowSeconds * 1000)) as [number, number];
+    const [count, ttl] = (await this.redis.eval(hitScript, 1, `tessera:rate:${key}`, windowSeconds * 1000)) as [number, number];
     return { allowed: count <= limit, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
-  }
-
-  async close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 }

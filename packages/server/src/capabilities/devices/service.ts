@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import type { App, Device, DeviceRegistration, ErrorCode } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
@@ -12,6 +11,7 @@ import type { Outbox } from '../webhooks/outbox.ts';
 import { DeviceKeyError, parseDevicePublicKey } from './device-key.ts';
 import { DeviceAuthError, defaultDeviceClockSkewMs, deviceIdOf, verifyDeviceRequestToken } from './device-request-token.ts';
 import { DeviceStore, type DeviceRecord } from './store.ts';
+import { qrDataUrl } from '../../platform/qr-code.ts';
 
 export interface DeviceOptions {
   /** How long a registration token stays valid (10 minutes; tests make it short). */
@@ -71,7 +71,7 @@ export class DeviceService {
     return {
       registration_token: token,
       registration_uri: uri,
-      qr_data_url: await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 264 }),
+      qr_data_url: await qrDataUrl(uri),
       expires_at: expiresAt.toISOString(),
     };
   }

@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import type { EnrolledTotpFactor, Factor, FactorType, RecoveryCodes } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
@@ -10,6 +9,7 @@ import type { Outbox } from '../webhooks/outbox.ts';
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.ts';
 import { FactorStore, toFactor, type FactorRecord } from './store.ts';
 import { base32Of, decodeBase32Secret, matchTotpStep, minimumSecretBytes, newTotpSecret, totpUri, type TotpParams } from './totp.ts';
+import { qrDataUrl } from '../../platform/qr-code.ts';
 
 export const maxFactorsPerUser = 20;
 
@@ -87,7 +87,7 @@ export class FactorService {
       ...toFactor(record.inserted),
       secret,
       uri,
-      qr_data_url: await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 264 }),
+      qr_data_url: await qrDataUrl(uri),
     };
   }
 

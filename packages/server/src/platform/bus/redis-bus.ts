@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { closeRedis, openRedis } from '../redis.ts';
 import type { BusHandler, BusMessage, RealtimeBus, Unsubscribe } from './bus.ts';
 import { TopicHandlers } from './bus.ts';
 
@@ -28,10 +29,8 @@ export class RedisBus implements RealtimeBus {
   }
 
   static async connect(url: string, onError: (error: unknown) => void = () => {}): Promise<RedisBus> {
-    const options = { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 3_000 };
-    const publisher = new Redis(url, options);
-    const subscriber = new Redis(url, options);
-    for (const connection of [publisher, subscriber]) connection.on('error', onError);
+    const publisher = openRedis(url, onError, { lazyConnect: true });
+    const subscriber = openRedis(url, onError, { lazyConnect: true });
     await Promise.all([publisher.connect(), subscriber.connect()]);
     return new RedisBus(publisher, subscriber, onError);
   }
@@ -57,6 +56,6 @@ export class RedisBus implements RealtimeBus {
 
   async close(): Promise<void> {
     this.#subscriber.disconnect();
-    await this.#publisher.quit().catch(() => this.#publisher.disconnect());
+    await closeRedis(this.#publisher);
   }
 }
