@@ -1,3 +1,4 @@
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { RealtimeBus } from './platform/bus/bus.ts';
@@ -80,6 +81,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   });
 
   await registerOpenApi(http, deps.publicUrl);
+  // Device and browser sockets carry small JSON messages: 64 KB at most, never compressed.
+  await http.register(websocket, { options: { maxPayload: 64 * 1024, perMessageDeflate: false } });
 
   const outbox = new Outbox(deps.db, deps.bus);
   const apps = new AppService(deps.db, deps.keyring, deps.bus, outbox);
