@@ -21,6 +21,8 @@ export interface RegisterDevice {
   registration_token: string;
   public_key: DevicePublicJwk;
   name?: string;
+  /** The authenticator's identity key, the same for all its registrations: links its QR logins to this user. */
+  identity_key?: DevicePublicJwk;
 }
 
 /** The app a device answers for, as the authenticator shows it. */

@@ -26,6 +26,7 @@ export type {
   User,
 } from './users.ts';
 export { deviceAlgorithms, deviceDecisions, deviceDecisionType, deviceRequestTokenType, maxDeviceRequestTokenSeconds } from './devices.ts';
+export { algorithmOfPrivateKey, signDeviceDecision, signDeviceRequestToken } from './device-signing.ts';
 export type {
   Device,
   DeviceAlgorithm,

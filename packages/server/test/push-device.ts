@@ -1,7 +1,6 @@
 import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { expect } from 'vitest';
-import type { DeviceAlgorithm } from '@tessera/contracts';
-import { signDeviceRequestToken } from '../src/capabilities/devices/device-request-token.ts';
+import { signDeviceRequestToken, type DeviceAlgorithm } from '@tessera/contracts';
 import { client, type Client, type Reply } from './http.ts';
 
 export interface DeviceKeys {

@@ -4,7 +4,7 @@ import { databaseKinds, startTestServer } from '../../../test/harness.ts';
 import { client, type Client, type Reply } from '../../../test/http.ts';
 import { deviceKeys, registerPushDevice, type PushDevice } from '../../../test/push-device.ts';
 import { newId } from '../../platform/ids.ts';
-import { signDeviceRequestToken } from './device-request-token.ts';
+import { signDeviceRequestToken } from '@tessera/contracts';
 
 /** The device routes refuse every request not signed, just now and once, by the device for this method and path. */
 describe.each(databaseKinds())('device authentication on %s', (kind) => {

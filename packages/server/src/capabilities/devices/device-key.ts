@@ -1,4 +1,4 @@
-import { calculateJwkThumbprint, importJWK, type CryptoKey } from 'jose';
+import { calculateJwkThumbprint, importJWK } from 'jose';
 import type { DeviceAlgorithm, DevicePublicJwk } from '@tessera/contracts';
 
 /** A device public key that was checked: only the public members, its algorithm and its RFC 7638 thumbprint. */
@@ -29,13 +29,6 @@ export function algorithmOf(jwk: DevicePublicJwk): DeviceAlgorithm {
   return jwk.kty === 'EC' ? 'ES256' : 'EdDSA';
 }
 
-/** The JWS algorithm of a private key made by WebCrypto or jose's generateKeyPair (P-256 or Ed25519). */
-export function algorithmOfPrivateKey(key: CryptoKey): DeviceAlgorithm {
-  const { name } = key.algorithm;
-  if (name === 'ECDSA' && (key.algorithm as { namedCurve?: string }).namedCurve === 'P-256') return 'ES256';
-  if (name === 'Ed25519') return 'EdDSA';
-  throw new TypeError(`a device key must be P-256 or Ed25519, not ${name}`);
-}
 
 /**
  * Checks a JWK sent by an authenticator and keeps only its public members. Refuses private members

@@ -1,12 +1,10 @@
-import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type CryptoKey } from 'jose';
-import { randomBytes } from 'node:crypto';
+import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import {
   deviceRequestTokenType,
   maxDeviceRequestTokenSeconds,
   type DeviceAlgorithm,
   type DevicePublicJwk,
 } from '@tessera/contracts';
-import { algorithmOfPrivateKey } from './device-key.ts';
 
 /**
  * How a device authenticates a request, with no secret stored on the server: each request carries
@@ -108,21 +106,4 @@ function failureOf(error: unknown): DeviceAuthError {
   }
   if (error instanceof errors.JOSEError) return new DeviceAuthError('malformed', `The device token is not valid: ${error.message}`);
   throw error;
-}
-
-/**
- * Makes a device request token (for the authenticator and for tests). `path` is the request path
- * without its query string, as the server receives it.
- */
-export async function signDeviceRequestToken(
-  privateKey: CryptoKey,
-  options: { deviceId: string; method: string; path: string; nowMs?: number; lifetimeSeconds?: number; jti?: string },
-): Promise<string> {
-  const iat = Math.floor((options.nowMs ?? Date.now()) / 1000);
-  return new SignJWT({ htm: options.method.toUpperCase(), htu: options.path })
-    .setProtectedHeader({ typ: deviceRequestTokenType, alg: algorithmOfPrivateKey(privateKey), kid: options.deviceId })
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + (options.lifetimeSeconds ?? 60))
-    .setJti(options.jti ?? randomBytes(16).toString('base64url'))
-    .sign(privateKey);
 }

@@ -1,8 +1,8 @@
 import { CompactSign, type CryptoKey } from 'jose';
 import { describe, expect, it } from 'vitest';
-import type { DevicePublicJwk } from '@tessera/contracts';
 import { deviceKeys, type DeviceKeys } from '../../../test/push-device.ts';
-import { DeviceDecisionError, signDeviceDecision, verifyDeviceDecision, type DeviceDecisionErrorCode } from './device-signature.ts';
+import { signDeviceDecision, type DevicePublicJwk } from '@tessera/contracts';
+import { DeviceDecisionError, verifyDeviceDecision, type DeviceDecisionErrorCode } from './device-signature.ts';
 
 const challengeId = 'chl_01jbz6x9q2m3n4p5r6s7t8v9w0';
 const nowMs = Date.parse('2025-06-01T12:00:00.000Z');

@@ -1,6 +1,6 @@
-import { CompactSign, compactVerify, decodeProtectedHeader, errors, type CryptoKey } from 'jose';
+import { compactVerify, decodeProtectedHeader, errors } from 'jose';
 import { deviceDecisionType, type DeviceDecision, type DevicePublicJwk } from '@tessera/contracts';
-import { algorithmOf, algorithmOfPrivateKey } from './device-key.ts';
+import { algorithmOf } from './device-key.ts';
 
 /**
  * A device's answer to a push challenge, signed with its private key, so that the server (and
@@ -108,17 +108,4 @@ function parsePayload(bytes: Uint8Array): DeviceDecision {
 
 function malformed(reason: string): DeviceDecisionError {
   return new DeviceDecisionError('decision_malformed', `The decision is not well formed: ${reason}.`);
-}
-
-/** Signs a decision as documented above (for the authenticator and for tests); signed_at defaults to now. */
-export async function signDeviceDecision(
-  privateKey: CryptoKey,
-  decision: Omit<DeviceDecision, 'signed_at'> & { signed_at?: string },
-  options: { deviceId?: string } = {},
-): Promise<string> {
-  const payload: DeviceDecision = { ...decision, signed_at: decision.signed_at ?? new Date().toISOString() };
-  const alg = algorithmOfPrivateKey(privateKey);
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ typ: deviceDecisionType, alg, ...(options.deviceId ? { kid: options.deviceId } : {}) })
-    .sign(privateKey);
 }

@@ -5,7 +5,7 @@ import { client, type Client } from '../../../test/http.ts';
 import { zbarimg } from '../../../test/otp-tools.ts';
 import { deviceKeys, registerPushDevice, tokenOf } from '../../../test/push-device.ts';
 import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
-import { signDeviceRequestToken } from './device-request-token.ts';
+import { signDeviceRequestToken } from '@tessera/contracts';
 
 const publicUrl = 'https://auth.example.test/tessera';
 

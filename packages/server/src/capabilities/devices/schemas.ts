@@ -24,6 +24,15 @@ export const registerDeviceBody = Type.Object(
     registration_token: Type.String({ minLength: 1, maxLength: 200 }),
     public_key: publicKey,
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Shown as the push factor’s name.' })),
+    identity_key: Type.Optional(
+      Type.Unsafe<Record<string, unknown>>({
+        type: 'object',
+        maxProperties: 20,
+        description:
+          'The authenticator’s identity public key (a JWK like public_key, shared by all its registrations): a QR login ' +
+          'signed by this identity then names the user this device is registered for.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -30,6 +30,7 @@ export interface RegisterDeviceInput {
   registration_token: string;
   public_key: unknown;
   name?: string;
+  identity_key?: unknown;
 }
 
 /**
@@ -82,9 +83,12 @@ export class DeviceService {
    * recorded: any refusal rolls all of it back, the token included.
    */
   async register(input: RegisterDeviceInput): Promise<Device> {
-    const key = await parseDevicePublicKey(input.public_key).catch((error: unknown) => {
-      throw error instanceof DeviceKeyError ? ApiError.invalid(error.field, error.reason) : error;
-    });
+    const keyOf = (jwk: unknown, field: string) =>
+      parseDevicePublicKey(jwk, field).catch((error: unknown) => {
+        throw error instanceof DeviceKeyError ? ApiError.invalid(error.field, error.reason) : error;
+      });
+    const key = await keyOf(input.public_key, 'public_key');
+    const identity = input.identity_key === undefined ? null : await keyOf(input.identity_key, 'identity_key');
     const deviceId = newId('dev');
     const factorId = newId('fac');
     const name = input.name ?? null;
@@ -105,6 +109,7 @@ export class DeviceService {
         factorId,
         publicKey: key.jwk,
         thumbprint: key.thumbprint,
+        identityThumbprint: identity?.thumbprint ?? null,
         alg: key.alg,
         name,
       });

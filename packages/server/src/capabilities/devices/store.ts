@@ -8,6 +8,7 @@ export interface DeviceRecord {
   factor_id: string;
   public_key: DevicePublicJwk;
   key_thumbprint: string;
+  identity_thumbprint: string | null;
   alg: DeviceAlgorithm;
   name: string | null;
   created_at: Date;
@@ -80,15 +81,26 @@ export class DeviceStore {
     factorId: string;
     publicKey: DevicePublicJwk;
     thumbprint: string;
+    identityThumbprint: string | null;
     alg: DeviceAlgorithm;
     name: string | null;
   }): Promise<DeviceRecord | null> {
     const [row] = await this.db.query<DeviceRecord>(
-      `INSERT INTO devices (id, app_id, user_id, factor_id, public_key, key_thumbprint, alg, name)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO devices (id, app_id, user_id, factor_id, public_key, key_thumbprint, identity_thumbprint, alg, name)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (key_thumbprint) DO NOTHING
        RETURNING *`,
-      [device.id, device.appId, device.userId, device.factorId, JSON.stringify(device.publicKey), device.thumbprint, device.alg, device.name],
+      [
+        device.id,
+        device.appId,
+        device.userId,
+        device.factorId,
+        JSON.stringify(device.publicKey),
+        device.thumbprint,
+        device.identityThumbprint,
+        device.alg,
+        device.name,
+      ],
     );
     return row ?? null;
   }

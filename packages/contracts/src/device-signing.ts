@@ -1,0 +1,56 @@
+import { CompactSign, SignJWT, type CryptoKey } from 'jose';
+import {
+  deviceDecisionType,
+  deviceRequestTokenType,
+  type DeviceAlgorithm,
+  type DeviceDecision,
+} from './devices.ts';
+
+/**
+ * The signing side of the device wire formats, for authenticators (and tests): the server's
+ * verifiers, which document the formats, are packages/server/src/capabilities/devices/
+ * device-request-token.ts and device-signature.ts. WebCrypto keys only, so it runs in a browser too.
+ */
+
+/** The JWS algorithm of a private key made by WebCrypto or jose's generateKeyPair (P-256 or Ed25519). */
+export function algorithmOfPrivateKey(key: CryptoKey): DeviceAlgorithm {
+  const { name } = key.algorithm;
+  if (name === 'ECDSA' && (key.algorithm as { namedCurve?: string }).namedCurve === 'P-256') return 'ES256';
+  if (name === 'Ed25519') return 'EdDSA';
+  throw new TypeError(`a device key must be P-256 or Ed25519, not ${name}`);
+}
+
+/** `Authorization: Device <this>`: one token per request, for this method and path (without query). */
+export async function signDeviceRequestToken(
+  privateKey: CryptoKey,
+  options: { deviceId: string; method: string; path: string; nowMs?: number; lifetimeSeconds?: number; jti?: string },
+): Promise<string> {
+  const iat = Math.floor((options.nowMs ?? Date.now()) / 1000);
+  return new SignJWT({ htm: options.method.toUpperCase(), htu: options.path })
+    .setProtectedHeader({ typ: deviceRequestTokenType, alg: algorithmOfPrivateKey(privateKey), kid: options.deviceId })
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + (options.lifetimeSeconds ?? 60))
+    .setJti(options.jti ?? randomJti())
+    .sign(privateKey);
+}
+
+/** A signed approve/deny of a push challenge; signed_at defaults to now. */
+export async function signDeviceDecision(
+  privateKey: CryptoKey,
+  decision: Omit<DeviceDecision, 'signed_at'> & { signed_at?: string },
+  options: { deviceId?: string } = {},
+): Promise<string> {
+  const payload: DeviceDecision = { ...decision, signed_at: decision.signed_at ?? new Date().toISOString() };
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({
+      typ: deviceDecisionType,
+      alg: algorithmOfPrivateKey(privateKey),
+      ...(options.deviceId ? { kid: options.deviceId } : {}),
+    })
+    .sign(privateKey);
+}
+
+function randomJti(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
