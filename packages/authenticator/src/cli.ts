@@ -6,12 +6,13 @@ import { PROGRAM } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 import { addCommand } from './commands/add.ts';
 import { codeCommand } from './commands/code.ts';
+import { initCommand } from './commands/init.ts';
 import { listCommand } from './commands/list.ts';
 import { AuthenticatorError } from './errors.ts';
 import { resolveStoreDirectory } from './store-location.ts';
 
-/** Every command, in the order `--help` lists them. Device keys, push and QR login add theirs here. */
-export const COMMANDS: readonly Command[] = [addCommand, listCommand, codeCommand];
+/** Every command, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [addCommand, listCommand, codeCommand, initCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

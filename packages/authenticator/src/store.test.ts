@@ -33,7 +33,7 @@ const mode = async (target: string): Promise<number> => (await stat(target)).mod
 
 describe('store', () => {
   it('is empty before anything is written, and creates nothing by reading', async () => {
-    expect(await readStore(home)).toEqual({ accounts: [], unknownFields: {} });
+    expect(await readStore(home)).toEqual({ accounts: [], identity: null, registrations: [], unknownFields: {} });
     await expect(stat(home)).rejects.toThrow(/ENOENT/);
   });
 
@@ -99,6 +99,8 @@ describe('store', () => {
     ['with accounts not an array', '{"version": 1, "accounts": {}}', 'store_corrupt'],
     ['with an account without secret', '{"version": 1, "accounts": [{"issuer": "", "label": "a", "algorithm": "SHA1", "digits": 6, "period": 30, "added_at": ""}]}', 'store_corrupt'],
     ['from a newer version', '{"version": 2, "accounts": []}', 'store_too_new'],
+    ['with an identity without its private key', '{"version": 1, "accounts": [], "identity": {"name": "a", "created_at": "", "alg": "ES256", "public_jwk": {}}}', 'store_corrupt'],
+    ['with registrations not an array', '{"version": 1, "accounts": [], "registrations": {}}', 'store_corrupt'],
   ])('refuses a store %s and leaves it untouched', async (_what, text, code) => {
     await mkdir(home, { mode: 0o700 });
     const file = path.join(home, 'store.json');

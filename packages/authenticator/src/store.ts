@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { normalizeBase32Secret } from './base32-secret.ts';
 import { AuthenticatorError } from './errors.ts';
+import { keyPairProblem, type Identity, type Registration } from './identity.ts';
 import { ensurePrivateDirectory, ensurePrivateFile, isErrnoException, writePrivateFileAtomically } from './private-files.ts';
 import { withStoreLock } from './store-lock.ts';
 import { storeFilePath } from './store-location.ts';
@@ -10,11 +11,13 @@ import type { TotpAccount } from './totp-account.ts';
 export const STORE_VERSION = 1;
 
 /**
- * What the store file holds: `{ "version": 1, "accounts": [...] }`. Later features add top-level fields
- * (the device identity, the servers it is registered with) beside `accounts`.
+ * What the store file holds: `{ "version": 1, "accounts": [...], "identity": {...}, "registrations": [...] }`.
+ * `identity` and `registrations` appear once `init` and `register` ran.
  */
 export interface StoreContents {
   accounts: TotpAccount[];
+  identity: Identity | null;
+  registrations: Registration[];
   /**
    * Top-level fields this version of the code does not know, written back unchanged so that running an
    * older authenticator on a newer store of the same version loses nothing.
@@ -29,7 +32,7 @@ export async function readStore(directory: string): Promise<StoreContents> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if (isErrnoException(error) && error.code === 'ENOENT') return { accounts: [], unknownFields: {} };
+    if (isErrnoException(error) && error.code === 'ENOENT') return emptyStore();
     throw new AuthenticatorError('store_corrupt', `Cannot read the store ${file}: ${String(error)}`, { cause: error });
   }
   // A store someone loosened by hand is made private again as soon as it is seen.
@@ -56,8 +59,18 @@ export async function updateStore<T>(
   });
 }
 
+export function emptyStore(): StoreContents {
+  return { accounts: [], identity: null, registrations: [], unknownFields: {} };
+}
+
 export function serializeStore(contents: StoreContents): string {
-  const document = { ...contents.unknownFields, version: STORE_VERSION, accounts: contents.accounts };
+  const document = {
+    ...contents.unknownFields,
+    version: STORE_VERSION,
+    accounts: contents.accounts,
+    ...(contents.identity ? { identity: contents.identity } : {}),
+    ...(contents.registrations.length > 0 ? { registrations: contents.registrations } : {}),
+  };
   return `${JSON.stringify(document, null, 2)}\n`;
 }
 
@@ -69,7 +82,7 @@ export function parseStore(text: string, file: string): StoreContents {
     throw corrupt(file, 'it is not valid JSON', error);
   }
   if (!isRecord(document)) throw corrupt(file, 'it is not a JSON object');
-  const { version, accounts, ...unknownFields } = document;
+  const { version, accounts, identity, registrations = [], ...unknownFields } = document;
   if (typeof version === 'number' && version > STORE_VERSION) {
     throw new AuthenticatorError(
       'store_too_new',
@@ -78,7 +91,32 @@ export function parseStore(text: string, file: string): StoreContents {
   }
   if (version !== STORE_VERSION) throw corrupt(file, `its "version" is ${JSON.stringify(version)}, expected ${STORE_VERSION}`);
   if (!Array.isArray(accounts)) throw corrupt(file, '"accounts" is not an array');
-  return { accounts: accounts.map((account: unknown, index) => parseAccount(account, index, file)), unknownFields };
+  if (!Array.isArray(registrations)) throw corrupt(file, '"registrations" is not an array');
+  return {
+    accounts: accounts.map((account: unknown, index) => parseAccount(account, index, file)),
+    identity: identity === undefined ? null : parseIdentity(identity, file),
+    registrations: registrations.map((registration: unknown, index) => parseRegistration(registration, index, file)),
+    unknownFields,
+  };
+}
+
+function parseIdentity(value: unknown, file: string): Identity {
+  if (!isRecord(value)) throw corrupt(file, '"identity" is not an object');
+  const problem = keyPairProblem(value);
+  if (problem) throw corrupt(file, `its identity has ${problem}`);
+  if (typeof value.name !== 'string' || typeof value.created_at !== 'string') throw corrupt(file, 'its identity has no name');
+  return value as unknown as Identity;
+}
+
+function parseRegistration(value: unknown, index: number, file: string): Registration {
+  const where = `registration ${index + 1}`;
+  if (!isRecord(value)) throw corrupt(file, `${where} is not an object`);
+  const problem = keyPairProblem(value);
+  if (problem) throw corrupt(file, `${where} has ${problem}`);
+  for (const field of ['device_id', 'server', 'app_id', 'app_name', 'user_id', 'registered_at']) {
+    if (typeof value[field] !== 'string') throw corrupt(file, `${where} has no ${field}`);
+  }
+  return value as unknown as Registration;
 }
 
 function parseAccount(value: unknown, index: number, file: string): TotpAccount {
