@@ -74,3 +74,42 @@ export interface DeviceDecision {
   /** ISO-8601 UTC time of signing, e.g. 2025-01-31T12:00:00.000Z. */
   signed_at: string;
 }
+
+/** A push challenge as its device sees it: what the person needs to decide, never the number to match. */
+export interface DeviceChallenge {
+  challenge_id: string;
+  status: 'pending' | 'verified' | 'approved' | 'denied' | 'expired' | 'failed';
+  app: DeviceApp;
+  message: string | null;
+  details: Record<string, unknown> | null;
+  /** Number matching: pick the number the app shows among these three. */
+  number_choices: number[] | null;
+  expires_at: string;
+  created_at: string;
+  /** This approver's own answer, once given. */
+  answer: DeviceDecisionKind | null;
+}
+
+/** The body of `POST /v1/device/challenges/{challenge_id}/answer`. */
+export interface AnswerChallenge {
+  /** A `tessera-decision+jws` signed by the device key (see DeviceDecision). */
+  signed_decision: string;
+}
+
+/** A notification to a device, e.g. that its approval signed someone in. */
+export interface DeviceNotification {
+  kind: 'login';
+  app_id: string;
+  app_name: string;
+  at: string;
+  challenge_id?: string;
+  ip?: string;
+  user_agent?: string;
+}
+
+/** What the device stream (`GET /v1/device/stream`, a WebSocket) sends, one JSON object per message. */
+export type DeviceStreamMessage =
+  | { type: 'ready'; device_id: string }
+  | { type: 'challenge'; challenge: DeviceChallenge }
+  | { type: 'challenge_ended'; challenge_id: string; status: DeviceChallenge['status'] }
+  | { type: 'notification'; notification: DeviceNotification };

@@ -35,6 +35,13 @@ export const errorCatalog = {
   decision_signature_invalid: { status: 422, message: 'The decision is not signed by this device.' },
   decision_challenge_mismatch: { status: 422, message: 'The decision is signed for another challenge.' },
   decision_stale: { status: 422, message: 'The decision was signed too long ago (or in the future): check the clock.' },
+  // Push approvals
+  number_not_offered: { status: 422, message: 'This number is not one of the choices the device was shown.' },
+  already_answered: { status: 409, message: 'This approver has already answered this challenge.' },
+  too_many_pending_challenges: {
+    status: 429,
+    message: 'This user already has 3 push challenges waiting for an answer; wait for one to end.',
+  },
   user_locked: {
     status: 429,
     message: 'Too many wrong codes for this user: code verification is locked for a while.',

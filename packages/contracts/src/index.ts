@@ -13,10 +13,11 @@ export type {
 } from './apps.ts';
 export { webhookDeliveryStatuses, webhookHeaders } from './webhooks.ts';
 export type { WebhookDelivery, WebhookDeliveryStatus, WebhookEvent } from './webhooks.ts';
-export { challengeStatuses, factorTypes, totpAlgorithms } from './users.ts';
+export { challengeStatuses, denyReasons, factorTypes, totpAlgorithms } from './users.ts';
 export type {
   Challenge,
   ChallengeStatus,
+  DenyReason,
   EnrolledTotpFactor,
   Factor,
   FactorStatus,
@@ -28,7 +29,11 @@ export type {
 export { deviceAlgorithms, deviceDecisions, deviceDecisionType, deviceRequestTokenType, maxDeviceRequestTokenSeconds } from './devices.ts';
 export { algorithmOfPrivateKey, signDeviceDecision, signDeviceRequestToken } from './device-signing.ts';
 export type {
+  AnswerChallenge,
   Device,
+  DeviceChallenge,
+  DeviceNotification,
+  DeviceStreamMessage,
   DeviceAlgorithm,
   DeviceApp,
   DeviceDecision,

@@ -46,9 +46,14 @@ export interface RecoveryCodes {
 export const challengeStatuses = ['pending', 'verified', 'approved', 'denied', 'expired', 'failed'] as const;
 export type ChallengeStatus = (typeof challengeStatuses)[number];
 
+/** Why a push challenge was denied, when the device said more than no. */
+export const denyReasons = ['fraud', 'wrong_number'] as const;
+export type DenyReason = (typeof denyReasons)[number];
+
 export interface Challenge {
   challenge_id: string;
-  user_id: string;
+  /** Null for a challenge of several approvers (see `user_ids`). */
+  user_id: string | null;
   status: ChallengeStatus;
   factor_id: string | null;
   factor_type: FactorType;
@@ -60,4 +65,13 @@ export interface Challenge {
   expires_at: string;
   created_at: string;
   resolved_at: string | null;
+  /** Number matching (push): the number the app shows, which the person picks on the device. */
+  number?: number;
+  /** A push denial: "fraud" when the person said they did not start this, "wrong_number" for a wrong pick. */
+  deny_reason?: DenyReason | null;
+  /** Several approvers: who may approve, how many must, and who did. */
+  user_ids?: string[];
+  quorum?: number;
+  approved_by?: string[];
+  denied_by?: string[];
 }

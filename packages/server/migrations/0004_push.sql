@@ -3,12 +3,17 @@
 -- once, from any of their devices; the signed answer is kept as the proof of who decided what.
 ALTER TABLE challenges ALTER COLUMN user_id DROP NOT NULL;
 ALTER TABLE challenges
-  ADD COLUMN quorum          integer,
   -- Number matching: the app shows `number`, the device picks among `number_choices`.
   ADD COLUMN number          smallint,
   ADD COLUMN number_choices  smallint[],
-  -- 'fraud' when the person said they did not start this.
-  ADD COLUMN deny_reason     text CHECK (deny_reason IN ('fraud'));
+  -- 'fraud' when the person said they did not start this; 'wrong_number' for a wrong pick.
+  ADD COLUMN deny_reason     text CHECK (deny_reason IN ('fraud', 'wrong_number')),
+  -- Several approvers: the users, how many must approve, and who answered so far (kept on the
+  -- challenge, whose row lock orders the answers, so that a read needs no join).
+  ADD COLUMN user_ids        text[],
+  ADD COLUMN quorum          integer,
+  ADD COLUMN approved_by     text[],
+  ADD COLUMN denied_by       text[];
 
 CREATE TABLE challenge_approvers (
   challenge_id  text NOT NULL REFERENCES challenges (id) ON DELETE CASCADE,

@@ -20,10 +20,16 @@ import { appRoutes } from './capabilities/apps/routes.ts';
 import { AppService } from './capabilities/apps/service.ts';
 import { webhookSecretContext } from './capabilities/apps/webhook-secret.ts';
 import { challengeRoutes } from './capabilities/challenges/routes.ts';
+import { ChallengeLifecycle } from './capabilities/challenges/lifecycle.ts';
 import { ChallengeService, type ChallengeOptions } from './capabilities/challenges/service.ts';
+import { createDeviceGuard } from './capabilities/devices/device-guard.ts';
 import { deviceRoutes } from './capabilities/devices/routes.ts';
 import { DeviceService, type DeviceOptions } from './capabilities/devices/service.ts';
 import { factorRoutes } from './capabilities/factors/routes.ts';
+import { deviceStreamRoute } from './capabilities/push/device-stream.ts';
+import { PushRelay, type PushRelayOptions } from './capabilities/push/relay.ts';
+import { pushRoutes } from './capabilities/push/routes.ts';
+import { PushChallenges } from './capabilities/push/service.ts';
 import { FactorService, totpSecretContext } from './capabilities/factors/service.ts';
 import { userRoutes } from './capabilities/users/routes.ts';
 import { UserService } from './capabilities/users/service.ts';
@@ -46,6 +52,8 @@ export interface AppDeps {
   nonces: NonceStore;
   challenges: ChallengeOptions;
   devices?: Partial<DeviceOptions>;
+  /** Where new push challenges are announced for FCM/APNs (none by default). */
+  pushRelay?: PushRelayOptions | null;
   webhooks?: Partial<DispatcherOptions>;
 }
 
@@ -90,7 +98,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const webhooks = new WebhookService(deps.db, dispatcher);
   const users = new UserService(deps.db);
   const factors = new FactorService(deps.db, deps.keyring, apps, users, outbox);
-  const challenges = new ChallengeService(deps.db, deps.bus, apps, users, factors, outbox, deps.rateLimiter, deps.challenges);
+  const lifecycle = new ChallengeLifecycle(deps.db, deps.bus, outbox);
+  const relay = deps.pushRelay ? new PushRelay(deps.pushRelay, deps.logger) : null;
+  const push = new PushChallenges(deps.db, deps.bus, apps, lifecycle, factors, relay);
+  const challenges = new ChallengeService(deps.db, apps, users, factors, lifecycle, push, deps.rateLimiter, deps.challenges);
   const devices = new DeviceService(deps.db, apps, users, factors, outbox, deps.nonces, deps.publicUrl, deps.devices);
   const idempotency = new Idempotency(deps.db, deps.keyring);
   const guards = createAuthGuards({
@@ -105,6 +116,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   factorRoutes(http, { factors, guards, idempotency });
   challengeRoutes(http, { challenges, guards, idempotency });
   deviceRoutes(http, { devices, guards, idempotency });
+  const deviceGuard = createDeviceGuard(http, devices);
+  pushRoutes(http, { push, deviceGuard });
+  deviceStreamRoute(http, { push, bus: deps.bus, deviceGuard });
   const encryptedColumns: EncryptedColumn[] = [
     { table: 'apps', idColumn: 'id', column: 'webhook_secret_enc', context: webhookSecretContext },
     { table: 'factors', idColumn: 'id', column: 'secret_enc', context: totpSecretContext },

@@ -15,6 +15,8 @@ export interface Config {
   trustProxy: boolean;
   /** Challenges one user may have created per minute. */
   challengesPerUserPerMinute: number;
+  /** Where new push challenges are POSTed for FCM/APNs delivery (the push relay), with its signing secret. */
+  pushRelay: { url: string; secret: string } | null;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -49,7 +51,18 @@ export function loadConfig(env: Env = process.env): Config {
       env.TESSERA_CHALLENGES_PER_USER_PER_MINUTE,
       20,
     ),
+    pushRelay: parsePushRelay(env.TESSERA_PUSH_RELAY_URL, env.TESSERA_PUSH_RELAY_SECRET),
   };
+}
+
+function parsePushRelay(url: string | undefined, secret: string | undefined): Config['pushRelay'] {
+  const relayUrl = parseUrl('TESSERA_PUSH_RELAY_URL', url, ['http:', 'https:']);
+  if (relayUrl === null) return null;
+  const raw = nonEmpty(secret);
+  if (raw === undefined || !/^whsec_[A-Za-z0-9+/]{43}=?$/.test(raw)) {
+    throw new ConfigError('TESSERA_PUSH_RELAY_SECRET must be set with TESSERA_PUSH_RELAY_URL: "whsec_" + base64 of 32 random bytes.');
+  }
+  return { url: relayUrl, secret: raw };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -76,6 +76,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       rateLimiter,
       nonces,
       challenges: { creationsPerUserPerMinute: config.challengesPerUserPerMinute },
+      pushRelay: config.pushRelay,
       webhooks: options.webhooks,
       devices: options.devices,
     });

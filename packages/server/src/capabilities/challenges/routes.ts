@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../platform/http/api-error.ts';
 import { callingApp, type AuthGuards } from '../../platform/http/auth.ts';
 import type { Idempotency } from '../../platform/http/idempotency.ts';
 import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
 import { codeBody } from '../factors/schemas.ts';
 import { userIdParams } from '../users/schemas.ts';
-import { challengeIdParams, challengeSchema, createChallengeBody, getChallengeQuery } from './schemas.ts';
-import type { ChallengeService, CreateChallenge } from './service.ts';
+import { challengeIdParams, challengeSchema, createChallengeBody, createQuorumChallengeBody, getChallengeQuery } from './schemas.ts';
+import type { ChallengeService, CreateChallenge, CreateQuorumChallenge } from './service.ts';
 
 const tags = ['challenges'];
 const security = securityOf.app;
@@ -17,7 +16,7 @@ export function challengeRoutes(
 ): void {
   const { challenges, guards, idempotency } = deps;
 
-  app.post<{ Params: { user_id: string }; Body: CreateChallenge & { number_matching?: boolean } }>(
+  app.post<{ Params: { user_id: string }; Body: CreateChallenge }>(
     '/v1/users/:user_id/challenges',
     {
       preHandler: guards.app,
@@ -26,7 +25,9 @@ export function challengeRoutes(
         summary: 'Create a challenge',
         description:
           'For the factor named, or the user’s active factor of `type`, or else their active push factor, else TOTP. ' +
-          '`type: "recovery"` redeems a recovery code.',
+          '`type: "recovery"` redeems a recovery code. A push challenge goes to all the user’s devices; with ' +
+          '`number_matching` the answer has `number`, which the person must pick on the device among three. At most 3 ' +
+          'push challenges of a user may be pending at once (429 too_many_pending_challenges).',
         security,
         params: userIdParams,
         body: createChallengeBody,
@@ -34,15 +35,33 @@ export function challengeRoutes(
       },
     },
     (request, reply) => {
-      const { number_matching: numberMatching, ...body } = request.body;
-      if (numberMatching && body.type !== 'push') {
-        throw ApiError.invalid('number_matching', 'applies to push challenges only');
-      }
       const appId = callingApp(request);
       return idempotency.run(request, reply, async () => ({
         status: 201,
-        body: await challenges.create(appId, request.params.user_id, body),
+        body: await challenges.create(appId, request.params.user_id, request.body),
       }));
+    },
+  );
+
+  app.post<{ Body: CreateQuorumChallenge }>(
+    '/v1/challenges',
+    {
+      preHandler: guards.app,
+      schema: {
+        tags,
+        summary: 'Create a push challenge for several approvers',
+        description:
+          'Delivered to the push devices of every user in `user_ids`; `approved` once `quorum` of them approve, `denied` ' +
+          'once that can no longer happen. Each user answers once, from any of their devices. Every user needs an active ' +
+          'push factor (409 no_active_factor names those without).',
+        security,
+        body: createQuorumChallengeBody,
+        response: { 201: challengeSchema, ...errorResponses(400, 401, 403, 404, 409, 429) },
+      },
+    },
+    (request, reply) => {
+      const appId = callingApp(request);
+      return idempotency.run(request, reply, async () => ({ status: 201, body: await challenges.createForQuorum(appId, request.body) }));
     },
   );
 

@@ -1,5 +1,4 @@
 import type { Challenge, FactorType } from '@tessera/contracts';
-import type { RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { newId } from '../../platform/ids.ts';
@@ -8,7 +7,8 @@ import type { AppService } from '../apps/service.ts';
 import type { FactorService } from '../factors/service.ts';
 import type { FactorRecord } from '../factors/store.ts';
 import { lockedError, type UserService } from '../users/service.ts';
-import type { Outbox } from '../webhooks/outbox.ts';
+import type { PushChallenges } from '../push/service.ts';
+import type { ChallengeLifecycle } from './lifecycle.ts';
 import { defaultExpiresInSeconds } from './limits.ts';
 import { ChallengeStore, toChallenge, type ChallengeRecord } from './store.ts';
 
@@ -19,6 +19,18 @@ export interface CreateChallenge {
   message?: string;
   details?: Record<string, unknown>;
   hidden_details?: Record<string, unknown>;
+  expires_in?: number;
+  number_matching?: boolean;
+}
+
+/** `POST /v1/challenges`: a push challenge approved once `quorum` of these users approve. */
+export interface CreateQuorumChallenge {
+  user_ids: string[];
+  quorum: number;
+  message: string;
+  details?: Record<string, unknown>;
+  hidden_details?: Record<string, unknown>;
+  reference_id?: string;
   expires_in?: number;
 }
 
@@ -33,11 +45,6 @@ type VerifyOutcome =
   | { kind: 'not_pending'; challenge: ChallengeRecord }
   | { kind: 'locked'; retryAfterSeconds: number };
 
-const topic = (challengeId: string) => `challenge:${challengeId}`;
-
-function pushNotYet(): ApiError {
-  return new ApiError('no_active_factor', 'Push challenges are not available yet: use a TOTP factor.');
-}
 const recheckMs = 2_000;
 
 /**
@@ -50,29 +57,37 @@ export class ChallengeService {
 
   constructor(
     private readonly db: Database,
-    private readonly bus: RealtimeBus,
     private readonly apps: AppService,
     private readonly users: UserService,
     private readonly factors: FactorService,
-    private readonly outbox: Outbox,
+    private readonly lifecycle: ChallengeLifecycle,
+    private readonly push: PushChallenges,
     private readonly rateLimiter: RateLimiter,
     private readonly options: ChallengeOptions,
   ) {
     this.#store = new ChallengeStore(db);
     factors.onRemove(async (factor) => {
-      for (const challenge of await this.#store.failPendingOfFactor(factor.id)) await this.#recordEnd(challenge);
+      for (const challenge of await this.#store.failPendingOfFactor(factor.id)) await this.lifecycle.ended(challenge);
     });
   }
 
   async create(appId: string, userId: string, body: CreateChallenge): Promise<Challenge> {
-    const rate = await this.rateLimiter.hit(`challenges:${appId}:${userId}`, this.options.creationsPerUserPerMinute, 60);
-    if (!rate.allowed) {
-      throw new ApiError('rate_limited', 'Too many challenges for this user; retry later.', {
-        headers: { 'retry-after': String(rate.retryAfterSeconds) },
-      });
-    }
+    await this.#limitCreation(appId, userId);
     const factor = await this.#factorFor(appId, userId, body);
+    if (body.number_matching && factor.type !== 'push') throw ApiError.invalid('number_matching', 'applies to push challenges only');
     const app = await this.apps.get(appId);
+    if (factor.type === 'push') {
+      const created = await this.push.create(appId, [userId], null, {
+        factorId: body.factor_id === undefined ? null : factor.id,
+        referenceId: body.reference_id ?? null,
+        message: body.message ?? app.challenge_default_message,
+        details: body.details ?? null,
+        hiddenDetails: body.hidden_details ?? null,
+        expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
+        numberMatching: body.number_matching ?? false,
+      });
+      return toChallenge(created);
+    }
     const created = await this.#store.insert({
       id: newId('chl'),
       appId,
@@ -86,6 +101,32 @@ export class ChallengeService {
       expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
     });
     return toChallenge(created);
+  }
+
+  async createForQuorum(appId: string, body: CreateQuorumChallenge): Promise<Challenge> {
+    const userIds = [...new Set(body.user_ids)];
+    if (userIds.length !== body.user_ids.length) throw ApiError.invalid('user_ids', 'must not name a user twice');
+    if (body.quorum > userIds.length) throw ApiError.invalid('quorum', `must be at most the number of user_ids (${userIds.length})`);
+    for (const userId of userIds) await this.#limitCreation(appId, userId);
+    const created = await this.push.create(appId, userIds, body.quorum, {
+      factorId: null,
+      referenceId: body.reference_id ?? null,
+      message: body.message,
+      details: body.details ?? null,
+      hiddenDetails: body.hidden_details ?? null,
+      expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
+      numberMatching: false,
+    });
+    return toChallenge(created);
+  }
+
+  async #limitCreation(appId: string, userId: string): Promise<void> {
+    const rate = await this.rateLimiter.hit(`challenges:${appId}:${userId}`, this.options.creationsPerUserPerMinute, 60);
+    if (!rate.allowed) {
+      throw new ApiError('rate_limited', 'Too many challenges for this user; retry later.', {
+        headers: { 'retry-after': String(rate.retryAfterSeconds) },
+      });
+    }
   }
 
   async verify(appId: string, challengeId: string, code: string): Promise<Challenge> {
@@ -112,14 +153,14 @@ export class ChallengeService {
     // The challenge's lock, then the user's: every code check of the user waits for the one under way.
     const challenge = await this.#store.find(appId, challengeId, { forUpdate: true });
     if (!challenge) throw ApiError.notFound('Challenge');
-    const guard = await this.users.guardCodeAttempt(appId, challenge.user_id);
-    if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
-      return { kind: 'not_pending', challenge: (await this.#expire(challengeId)) ?? challenge };
-    }
-    if (challenge.status !== 'pending') return { kind: 'not_pending', challenge };
-    if (challenge.factor_type !== 'totp' && challenge.factor_type !== 'recovery') {
+    if (challenge.factor_type === 'push' || challenge.user_id === null) {
       throw new ApiError('validation_failed', 'This challenge is answered on the device, not with a code.');
     }
+    const guard = await this.users.guardCodeAttempt(appId, challenge.user_id);
+    if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
+      return { kind: 'not_pending', challenge: (await this.lifecycle.expire(challengeId)) ?? challenge };
+    }
+    if (challenge.status !== 'pending') return { kind: 'not_pending', challenge };
     if (guard.locked) return { kind: 'locked', retryAfterSeconds: guard.retryAfterSeconds };
     const factor = challenge.factor_id ? await this.factors.findRecord(appId, challenge.factor_id) : null;
     if (!factor) {
@@ -130,8 +171,8 @@ export class ChallengeService {
     const after = await this.users.recordCodeResult(appId, challenge.user_id, ok, guard);
     if (ok) return { kind: 'verified', challenge: await this.#end(challenge.id, 'verified', true) };
     const wrong = await this.#store.recordWrongCode(challenge.id);
-    this.#announce(wrong);
-    if (wrong.status === 'failed') await this.outbox.enqueue(appId, 'challenge.failed', toChallenge(wrong));
+    if (wrong.status === 'failed') await this.lifecycle.ended(wrong);
+    else this.lifecycle.announce(wrong);
     return { kind: 'wrong', challenge: wrong, locked: after.locked };
   }
 
@@ -144,7 +185,7 @@ export class ChallengeService {
     const deadline = Date.now() + waitSeconds * 1000;
     for (;;) {
       // Listen before reading, so that a change between the read and the wait is not missed.
-      const change = this.#nextChange(challengeId, signal);
+      const change = this.lifecycle.nextChange(challengeId, signal);
       const challenge = await this.#read(appId, challengeId).catch((error: unknown) => {
         change.cancel();
         throw error;
@@ -164,7 +205,7 @@ export class ChallengeService {
     for (;;) {
       const expired = await this.db.transaction(async () => {
         const rows = await this.#store.expire({ limit: 100, now: new Date() });
-        for (const row of rows) await this.#recordEnd(row);
+        for (const row of rows) await this.lifecycle.ended(row);
         return rows.length;
       });
       total += expired;
@@ -173,14 +214,8 @@ export class ChallengeService {
   }
 
   async #factorFor(appId: string, userId: string, body: CreateChallenge): Promise<FactorRecord> {
-    if (body.factor_id !== undefined) {
-      const named = await this.factors.findForChallenge(appId, userId, body.factor_id);
-      if (named.type === 'push') throw pushNotYet();
-      return named;
-    }
-    if (body.type === 'push') throw pushNotYet();
-    // PRODUCT.md's default is push, else TOTP; push joins once devices can answer challenges.
-    const factor = await this.factors.findActive(appId, userId, body.type ? [body.type] : ['totp']);
+    if (body.factor_id !== undefined) return this.factors.findForChallenge(appId, userId, body.factor_id);
+    const factor = await this.factors.findActive(appId, userId, body.type ? [body.type] : ['push', 'totp']);
     if (factor) return factor;
     await this.users.get(appId, userId); // 404 for a user the app never used
     throw new ApiError(
@@ -193,59 +228,15 @@ export class ChallengeService {
     const challenge = await this.#store.find(appId, challengeId);
     if (!challenge) throw ApiError.notFound('Challenge');
     if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
-      const expired = await this.db.transaction(() => this.#expire(challengeId));
+      const expired = await this.db.transaction(() => this.lifecycle.expire(challengeId));
       return expired ?? ((await this.#store.find(appId, challengeId)) as ChallengeRecord);
     }
     return challenge;
   }
 
-  async #expire(challengeId: string): Promise<ChallengeRecord | null> {
-    const [expired] = await this.#store.expire({ id: challengeId, limit: 1, now: new Date() });
-    if (expired) await this.#recordEnd(expired);
-    return expired ?? null;
-  }
-
   async #end(challengeId: string, status: 'verified' | 'failed', countAttempt: boolean): Promise<ChallengeRecord> {
     const ended = (await this.#store.resolve(challengeId, status, countAttempt)) as ChallengeRecord;
-    await this.#recordEnd(ended);
+    await this.lifecycle.ended(ended);
     return ended;
-  }
-
-  /** The event of a challenge that ended, and the wake-up of readers waiting on it. */
-  async #recordEnd(challenge: ChallengeRecord): Promise<void> {
-    await this.outbox.enqueue(challenge.app_id, `challenge.${challenge.status}`, toChallenge(challenge));
-    this.#announce(challenge);
-  }
-
-  #announce(challenge: ChallengeRecord): void {
-    this.db.afterCommit(() => void this.bus.publish(topic(challenge.id), { status: challenge.status }).catch(() => {}));
-  }
-
-  #nextChange(challengeId: string, signal?: AbortSignal): { wait(timeoutMs: number): Promise<void>; cancel(): void } {
-    let wake = () => {};
-    let changed = false;
-    const unsubscribe = this.bus.subscribe(topic(challengeId), () => {
-      changed = true;
-      wake();
-    });
-    const onAbort = () => wake();
-    signal?.addEventListener('abort', onAbort);
-    const cancel = () => {
-      unsubscribe();
-      signal?.removeEventListener('abort', onAbort);
-    };
-    return {
-      cancel,
-      wait: (timeoutMs) =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => wake(), Math.max(0, timeoutMs));
-          wake = () => {
-            clearTimeout(timer);
-            cancel();
-            resolve();
-          };
-          if (changed || signal?.aborted) wake();
-        }),
-    };
   }
 }

@@ -1,11 +1,12 @@
-import type { Challenge, ChallengeStatus, FactorType } from '@tessera/contracts';
+import type { Challenge, ChallengeStatus, DenyReason, FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { maxAttemptsPerChallenge } from './limits.ts';
 
 export interface ChallengeRecord {
   id: string;
   app_id: string;
-  user_id: string;
+  /** Null for a challenge of several approvers (user_ids). */
+  user_id: string | null;
   factor_id: string | null;
   factor_type: FactorType;
   status: ChallengeStatus;
@@ -17,6 +18,13 @@ export interface ChallengeRecord {
   expires_at: Date;
   resolved_at: Date | null;
   created_at: Date;
+  number: number | null;
+  number_choices: number[] | null;
+  deny_reason: DenyReason | null;
+  user_ids: string[] | null;
+  quorum: number | null;
+  approved_by: string[] | null;
+  denied_by: string[] | null;
 }
 
 export interface NewChallenge {
@@ -47,6 +55,11 @@ export function toChallenge(row: ChallengeRecord): Challenge {
     expires_at: row.expires_at.toISOString(),
     created_at: row.created_at.toISOString(),
     resolved_at: row.resolved_at ? row.resolved_at.toISOString() : null,
+    ...(row.number !== null ? { number: row.number } : {}),
+    ...(row.factor_type === 'push' ? { deny_reason: row.deny_reason } : {}),
+    ...(row.user_ids !== null
+      ? { user_ids: row.user_ids, quorum: row.quorum ?? 1, approved_by: row.approved_by ?? [], denied_by: row.denied_by ?? [] }
+      : {}),
   };
 }
 

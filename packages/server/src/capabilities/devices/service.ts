@@ -1,4 +1,4 @@
-import type { App, Device, DeviceRegistration, ErrorCode } from '@tessera/contracts';
+import type { App, Device, DeviceApp, DeviceRegistration, ErrorCode } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { isId, newId } from '../../platform/ids.ts';
@@ -171,10 +171,15 @@ function viewOf(device: DeviceRecord, app: App): Device {
     device_id: device.id,
     factor_id: device.factor_id,
     user_id: device.user_id,
-    app: { app_id: app.app_id, display_name: app.branding.display_name ?? app.issuer_name ?? app.name, logo: app.branding.logo },
+    app: appOnDevice(app),
     name: device.name,
     alg: device.alg,
     created_at: device.created_at.toISOString(),
     last_seen_at: device.last_seen_at ? device.last_seen_at.toISOString() : null,
   };
+}
+
+/** The app as an authenticator shows it. */
+export function appOnDevice(app: App): DeviceApp {
+  return { app_id: app.app_id, display_name: app.branding.display_name ?? app.issuer_name ?? app.name, logo: app.branding.logo };
 }

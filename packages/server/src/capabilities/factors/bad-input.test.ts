@@ -93,9 +93,10 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
     expect(unknown.status).toBe(404);
     const noRecovery = await api.post(`/v1/users/${user.userId}/challenges`, { type: 'recovery' });
     expect(noRecovery.status).toBe(409);
-    // Push approval arrives with its own issue: until then a push challenge is refused, not left unanswerable.
+    // A user with TOTP only and no registered device: a push challenge is refused, not left unanswerable.
     const push = await api.post(`/v1/users/${user.userId}/challenges`, { type: 'push' });
     expect(push.status).toBe(409);
+    expect(push.body.error.code).toBe('no_active_factor');
   });
 
   it.each([

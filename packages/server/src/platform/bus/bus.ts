@@ -11,6 +11,8 @@ export type Unsubscribe = () => void;
 export interface RealtimeBus {
   publish(topic: string, message: BusMessage): Promise<void>;
   subscribe(topic: string, handler: BusHandler): Unsubscribe;
+  /** Resolves once messages published on `topic` from now on reach this instance's subscribers. */
+  subscribed(topic: string): Promise<void>;
   /** Resolves when the bus can carry messages (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -66,6 +68,8 @@ export class InProcessBus implements RealtimeBus {
     this.#handlers.add(topic, handler);
     return () => void this.#handlers.remove(topic, handler);
   }
+
+  async subscribed(): Promise<void> {}
 
   async ping(): Promise<void> {}
 

@@ -10,6 +10,8 @@ export class RedisBus implements RealtimeBus {
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
   readonly #handlers = new TopicHandlers();
+  // Topics whose SUBSCRIBE Redis has not confirmed yet.
+  readonly #confirming = new Map<string, Promise<unknown>>();
   readonly #onError: (error: unknown) => void;
 
   private constructor(publisher: Redis, subscriber: Redis, onError: (error: unknown) => void) {
@@ -41,13 +43,21 @@ export class RedisBus implements RealtimeBus {
 
   subscribe(topic: string, handler: BusHandler): Unsubscribe {
     if (this.#handlers.add(topic, handler)) {
-      this.#subscriber.subscribe(channelPrefix + topic).catch(this.#onError);
+      const confirmed = this.#subscriber
+        .subscribe(channelPrefix + topic)
+        .catch(this.#onError)
+        .finally(() => this.#confirming.delete(topic));
+      this.#confirming.set(topic, confirmed);
     }
     return () => {
       if (this.#handlers.remove(topic, handler)) {
         this.#subscriber.unsubscribe(channelPrefix + topic).catch(this.#onError);
       }
     };
+  }
+
+  async subscribed(topic: string): Promise<void> {
+    await this.#confirming.get(topic);
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,82 @@
+import type { RealtimeBus } from '../../platform/bus/bus.ts';
+import type { Database } from '../../platform/database/database.ts';
+import type { Outbox } from '../webhooks/outbox.ts';
+import { ChallengeStore, toChallenge, type ChallengeRecord } from './store.ts';
+
+const topic = (challengeId: string) => `challenge:${challengeId}`;
+
+/**
+ * What follows a challenge's change, whatever its kind (code or push): the event of an ending, in
+ * the same transaction (outbox), and, after the commit, the wake-up of readers long-polling it and of
+ * whoever else listens (the devices that show it).
+ */
+export class ChallengeLifecycle {
+  readonly #endListeners: Array<(challenge: ChallengeRecord) => void> = [];
+  readonly #store: ChallengeStore;
+
+  constructor(
+    private readonly db: Database,
+    private readonly bus: RealtimeBus,
+    private readonly outbox: Outbox,
+  ) {
+    this.#store = new ChallengeStore(db);
+  }
+
+  /** Expires one pending challenge past its expiry (a read or an answer found it so); null if it was not. */
+  async expire(challengeId: string): Promise<ChallengeRecord | null> {
+    const [expired] = await this.#store.expire({ id: challengeId, limit: 1, now: new Date() });
+    if (expired) await this.ended(expired);
+    return expired ?? null;
+  }
+
+  /** Called after the commit of every ending (verified, approved, denied, expired, failed). */
+  onEnd(listener: (challenge: ChallengeRecord) => void): void {
+    this.#endListeners.push(listener);
+  }
+
+  /** The event of a challenge that ended, and the wake-up of readers waiting on it. */
+  async ended(challenge: ChallengeRecord): Promise<void> {
+    await this.outbox.enqueue(challenge.app_id, `challenge.${challenge.status}`, toChallenge(challenge));
+    this.announce(challenge);
+    this.db.afterCommit(() => {
+      for (const listener of this.#endListeners) listener(challenge);
+    });
+  }
+
+  /** Wakes the long-polls of a challenge that changed, once the change is committed. */
+  announce(challenge: ChallengeRecord): void {
+    this.db.afterCommit(() => void this.bus.publish(topic(challenge.id), { status: challenge.status }).catch(() => {}));
+  }
+
+  /**
+   * A wait for the next change of a challenge. Listen before reading, so that a change between the
+   * read and the wait is not missed; `cancel` when the wait is not needed.
+   */
+  nextChange(challengeId: string, signal?: AbortSignal): { wait(timeoutMs: number): Promise<void>; cancel(): void } {
+    let wake = () => {};
+    let changed = false;
+    const unsubscribe = this.bus.subscribe(topic(challengeId), () => {
+      changed = true;
+      wake();
+    });
+    const onAbort = () => wake();
+    signal?.addEventListener('abort', onAbort);
+    const cancel = () => {
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+    };
+    return {
+      cancel,
+      wait: (timeoutMs) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => wake(), Math.max(0, timeoutMs));
+          wake = () => {
+            clearTimeout(timer);
+            cancel();
+            resolve();
+          };
+          if (changed || signal?.aborted) wake();
+        }),
+    };
+  }
+}

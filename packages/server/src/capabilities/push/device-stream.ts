@@ -1,0 +1,113 @@
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { DeviceStreamMessage } from '@tessera/contracts';
+import type { BusMessage, RealtimeBus } from '../../platform/bus/bus.ts';
+import { errorResponses } from '../../platform/http/openapi.ts';
+import { callingDevice } from '../devices/device-guard.ts';
+import type { DeviceRecord } from '../devices/store.ts';
+import type { PushChallenges } from './service.ts';
+import { deviceTopic, userDevicesTopic } from './topics.ts';
+
+/** A socket that did not answer the last ping within this time is dropped (its device reconnects). */
+const heartbeatMs = 30_000;
+/** Close codes: the device was removed while connected; the device sent something (the stream is one-way). */
+export const closeCodes = { deviceRemoved: 4401, unexpectedMessage: 4400 } as const;
+
+interface Tracked {
+  socket: WebSocket;
+  alive: boolean;
+  /** Live messages that arrived before the waiting challenges were sent; null once they were. */
+  backlog: BusMessage[] | null;
+}
+
+function send(socket: WebSocket, message: DeviceStreamMessage | BusMessage): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+}
+
+/**
+ * `GET /v1/device/stream`: a WebSocket on which a device hears, as JSON messages, `ready`, then the
+ * challenges waiting for it (the pending ones first), then new challenges, their endings and
+ * notifications as they happen, from any instance (through the bus). It is authenticated by the device
+ * guard before the upgrade. Per socket the server keeps two bus subscriptions and this small record;
+ * one timer pings all sockets.
+ */
+export function deviceStreamRoute(
+  app: FastifyInstance,
+  deps: { push: PushChallenges; bus: RealtimeBus; deviceGuard: preHandlerAsyncHookHandler },
+): void {
+  const { push, bus, deviceGuard } = deps;
+  const sockets = new Set<Tracked>();
+  const heartbeat = setInterval(() => {
+    for (const tracked of sockets) {
+      if (!tracked.alive) {
+        tracked.socket.terminate();
+        continue;
+      }
+      tracked.alive = false;
+      tracked.socket.ping();
+    }
+  }, heartbeatMs).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat);
+    for (const tracked of sockets) tracked.socket.close(1001, 'server shutting down');
+  });
+
+  app.get(
+    '/v1/device/stream',
+    {
+      websocket: true,
+      preHandler: deviceGuard,
+      schema: {
+        tags: ['devices'],
+        summary: 'The device’s live stream (WebSocket)',
+        description:
+          'Upgrade to a WebSocket, authenticated like every device call (`Authorization: Device <JWT>` for GET ' +
+          '/v1/device/stream). Messages (JSON): {type:"ready", device_id}; {type:"challenge", challenge} for each challenge ' +
+          'waiting for an answer, then for each new one; {type:"challenge_ended", challenge_id, status}; {type:"notification", ' +
+          'notification:{kind:"login", app_id, app_name, at, …}}. The server pings every 30 s. Close code 4401: the device was removed.',
+        response: errorResponses(401),
+      },
+    },
+    (socket, request) => {
+      const device = callingDevice(request);
+      const tracked: Tracked = { socket, alive: true, backlog: [] };
+      sockets.add(tracked);
+      // The closures below keep ids only: an idle socket should not hold the request or the device record.
+      const topics = [userDevicesTopic(device.app_id, device.user_id), deviceTopic(device.id)];
+      const unsubscribes = topics.map((topic) =>
+        bus.subscribe(topic, (message) => {
+          if (message.type === 'device_removed') socket.close(closeCodes.deviceRemoved, 'device removed');
+          else if (tracked.backlog) tracked.backlog.push(message);
+          else send(socket, message);
+        }),
+      );
+      socket.on('pong', () => (tracked.alive = true));
+      socket.on('message', () => socket.close(closeCodes.unexpectedMessage, 'this stream only sends'));
+      socket.on('close', () => {
+        sockets.delete(tracked);
+        for (const unsubscribe of unsubscribes) unsubscribe();
+      });
+      sendWaiting(tracked, device, topics).catch((error: unknown) => {
+        app.log.warn({ err: error }, 'device stream could not start');
+        socket.close(1011, 'try again');
+      });
+    },
+  );
+
+  /** `ready`, the challenges waiting for the device, then what arrived meanwhile (without repeats). */
+  async function sendWaiting(tracked: Tracked, device: DeviceRecord, topics: string[]): Promise<void> {
+    await Promise.all(topics.map((topic) => bus.subscribed(topic)));
+    const waiting = await push.listForDevice(device);
+    send(tracked.socket, { type: 'ready', device_id: device.id });
+    const sent = new Set<string>();
+    for (const challenge of waiting) {
+      sent.add(challenge.challenge_id);
+      send(tracked.socket, { type: 'challenge', challenge });
+    }
+    for (const message of tracked.backlog ?? []) {
+      const challengeId = (message.challenge as { challenge_id?: string } | undefined)?.challenge_id;
+      if (message.type !== 'challenge' || !challengeId || !sent.has(challengeId)) send(tracked.socket, message);
+    }
+    tracked.backlog = null;
+  }
+}

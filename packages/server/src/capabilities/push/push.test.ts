@@ -1,0 +1,233 @@
+import { generateKeyPair } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signDeviceDecision, type DeviceDecision } from '@tessera/contracts';
+import { databaseKinds, startTestServer } from '../../../test/harness.ts';
+import { client, type Client } from '../../../test/http.ts';
+import { openDeviceStream } from '../../../test/device-stream.ts';
+import { registerPushDevice, type PushDevice } from '../../../test/push-device.ts';
+import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
+
+describe.each(databaseKinds())('push challenges on %s', (kind) => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let api: Client;
+  let otherApi: Client;
+  let receiver: WebhookReceiver;
+  let relay: WebhookReceiver;
+  let counter = 0;
+
+  beforeAll(async () => {
+    receiver = await new WebhookReceiver().start();
+    relay = await new WebhookReceiver().start();
+    server = await startTestServer(kind, {
+      env: { TESSERA_PUSH_RELAY_URL: relay.url, TESSERA_PUSH_RELAY_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` },
+      webhooks: { pollIntervalMs: 100 },
+    });
+    const admin = client(server.url);
+    const created = await admin.post('/v1/apps', { name: 'Bank', callback_url: receiver.url, branding: { display_name: 'Example Bank' } });
+    api = client(server.url, { app: created.body });
+    otherApi = client(server.url, { app: (await admin.post('/v1/apps', { name: 'Other' })).body });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await receiver?.stop();
+    await relay?.stop();
+  });
+
+  const newDevice = (userId?: string) => registerPushDevice(api, server.url, { userId: userId ?? `push-user-${++counter}-${kind}` });
+  const answer = async (device: PushDevice, challengeId: string, decision: Omit<DeviceDecision, 'challenge_id' | 'signed_at'>, signedAt?: string) =>
+    device.call('POST', `/v1/device/challenges/${challengeId}/answer`, {
+      body: { signed_decision: await signDeviceDecision(device.privateKey, { challenge_id: challengeId, ...decision, ...(signedAt ? { signed_at: signedAt } : {}) }) },
+    });
+  const eventOf = (type: string, challengeId: string) =>
+    eventually(async () =>
+      receiver.received.map((hook) => JSON.parse(hook.body)).find((event) => event.type === type && event.data.challenge_id === challengeId),
+    );
+
+  it('delivers a push challenge to the device stream; a signed approval is seen by long-poll, webhook, and a login notification', async () => {
+    const device = await newDevice();
+    const stream = await openDeviceStream(server.url, device);
+    const created = await api.post(`/v1/users/${device.userId}/challenges`, { message: 'Sign in to Example Bank?', details: { ip: '192.0.2.1' } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ status: 'pending', factor_type: 'push', factor_id: device.factorId, user_id: device.userId });
+    expect(created.body.number).toBeUndefined();
+    const id: string = created.body.challenge_id;
+
+    const delivered = await stream.next('challenge', (message) => message.challenge.challenge_id === id);
+    expect(delivered.challenge).toMatchObject({
+      app: { display_name: 'Example Bank' },
+      message: 'Sign in to Example Bank?',
+      details: { ip: '192.0.2.1' },
+      number_choices: null,
+      answer: null,
+    });
+    expect((await device.call('GET', '/v1/device/challenges')).body.data.map((c: { challenge_id: string }) => c.challenge_id)).toContain(id);
+
+    const waiting = api.get(`/v1/challenges/${id}?wait=10`);
+    const approved = await answer(device, id, { decision: 'approve' });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ status: 'approved', answer: 'approve' });
+    expect((await waiting).body).toMatchObject({ status: 'approved', resolved_at: expect.any(String) });
+    expect((await eventOf('challenge.approved', id)).data).toMatchObject({ status: 'approved', user_id: device.userId });
+    await stream.next('challenge_ended', (message) => message.challenge_id === id);
+    expect((await stream.next('notification')).notification).toMatchObject({ kind: 'login', app_name: 'Example Bank', challenge_id: id });
+    // Answered: no longer listed, and a second answer is refused.
+    expect((await device.call('GET', '/v1/device/challenges')).body.data).toEqual([]);
+    const again = await answer(device, id, { decision: 'deny' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('challenge_not_pending');
+    stream.close();
+  });
+
+  it('tells the push relay, signed, without the number to match', async () => {
+    const device = await newDevice();
+    const created = await api.post(`/v1/users/${device.userId}/challenges`, { number_matching: true });
+    const hook = await eventually(async () => relay.received.find((r) => JSON.parse(r.body).data.challenge_id === created.body.challenge_id));
+    const body = JSON.parse(hook.body);
+    expect(body).toMatchObject({ type: 'push.challenge', data: { devices: [{ device_id: device.deviceId, user_id: device.userId }] } });
+    expect(hook.headers['webhook-signature']).toMatch(/^v1,/);
+    expect(hook.body).not.toContain(`"number"`);
+  });
+
+  it('records a fraud report on a denial, in the challenge and its event', async () => {
+    const device = await newDevice();
+    const { body: created } = await api.post(`/v1/users/${device.userId}/challenges`, {});
+    const denied = await answer(device, created.challenge_id, { decision: 'deny', reason: 'fraud' });
+    expect(denied.body).toMatchObject({ status: 'denied', answer: 'deny' });
+    expect((await api.get(`/v1/challenges/${created.challenge_id}`)).body).toMatchObject({ status: 'denied', deny_reason: 'fraud' });
+    expect((await eventOf('challenge.denied', created.challenge_id)).data.deny_reason).toBe('fraud');
+  });
+
+  it('number matching: the app gets the number, the device three choices; a number not offered changes nothing, a wrong one denies', async () => {
+    const device = await newDevice();
+    const first = (await api.post(`/v1/users/${device.userId}/challenges`, { type: 'push', number_matching: true })).body;
+    expect(first.number).toBeGreaterThanOrEqual(10);
+    expect(first.number).toBeLessThanOrEqual(99);
+    const seen = (await device.call('GET', `/v1/device/challenges/${first.challenge_id}`)).body;
+    expect(seen.number_choices).toHaveLength(3);
+    expect(new Set(seen.number_choices).size).toBe(3);
+    expect(seen.number_choices).toContain(first.number);
+    expect(seen.number).toBeUndefined();
+
+    const notOffered = [...Array(90).keys()].map((n) => n + 10).find((n) => !seen.number_choices.includes(n)) as number;
+    const refused = await answer(device, first.challenge_id, { decision: 'approve', number: notOffered });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('number_not_offered');
+    const missing = await answer(device, first.challenge_id, { decision: 'approve' });
+    expect(missing.status).toBe(400);
+    expect((await api.get(`/v1/challenges/${first.challenge_id}`)).body.status).toBe('pending');
+
+    const wrong = seen.number_choices.find((n: number) => n !== first.number);
+    expect((await answer(device, first.challenge_id, { decision: 'approve', number: wrong })).body.status).toBe('denied');
+    expect((await api.get(`/v1/challenges/${first.challenge_id}`)).body).toMatchObject({ status: 'denied', deny_reason: 'wrong_number' });
+
+    const second = (await api.post(`/v1/users/${device.userId}/challenges`, { number_matching: true })).body;
+    expect((await answer(device, second.challenge_id, { decision: 'approve', number: second.number })).body.status).toBe('approved');
+  });
+
+  it('refuses answers signed by another key, for another challenge, replayed, stale, or to an expired challenge; nothing changes', async () => {
+    const device = await newDevice();
+    const { body: target } = await api.post(`/v1/users/${device.userId}/challenges`, {});
+    const { body: other } = await api.post(`/v1/users/${device.userId}/challenges`, {});
+    const path = `/v1/device/challenges/${target.challenge_id}/answer`;
+    const stranger = (await generateKeyPair('ES256')).privateKey;
+    const forgedBody = { signed_decision: await signDeviceDecision(stranger, { challenge_id: target.challenge_id, decision: 'approve' }) };
+    const cases: Array<[unknown, number, string]> = [
+      [forgedBody, 422, 'decision_signature_invalid'],
+      [{ signed_decision: await signDeviceDecision(device.privateKey, { challenge_id: other.challenge_id, decision: 'approve' }) }, 422, 'decision_challenge_mismatch'],
+      [{ signed_decision: await signDeviceDecision(device.privateKey, { challenge_id: target.challenge_id, decision: 'approve', signed_at: new Date(Date.now() - 120_000).toISOString() }) }, 422, 'decision_stale'],
+      [{ signed_decision: 'not.a.jws' }, 400, 'decision_malformed'],
+      [{ signed_decision: 'x', extra: 1 }, 400, 'validation_failed'],
+    ];
+    for (const [body, status, code] of cases) {
+      const reply = await device.call('POST', path, { body });
+      expect([reply.status, reply.body.error.code]).toEqual([status, code]);
+    }
+    expect((await api.get(`/v1/challenges/${target.challenge_id}`)).body.status).toBe('pending');
+
+    // The same signed answer twice (a replay): the second finds the challenge answered.
+    const signed = { signed_decision: await signDeviceDecision(device.privateKey, { challenge_id: target.challenge_id, decision: 'deny' }) };
+    expect((await device.call('POST', path, { body: signed })).status).toBe(200);
+    expect((await device.call('POST', path, { body: signed })).status).toBe(409);
+
+    const { body: short } = await api.post(`/v1/users/${device.userId}/challenges`, { expires_in: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const late = await answer(device, short.challenge_id, { decision: 'approve' });
+    expect([late.status, late.body.error.code]).toEqual([409, 'challenge_not_pending']);
+    expect((await api.get(`/v1/challenges/${short.challenge_id}`)).body.status).toBe('expired');
+    await eventOf('challenge.expired', short.challenge_id);
+  });
+
+  it("never shows or takes answers for another user's or another app's challenges", async () => {
+    const device = await newDevice();
+    const neighbour = await newDevice();
+    const { body: mine } = await api.post(`/v1/users/${device.userId}/challenges`, {});
+    expect((await neighbour.call('GET', `/v1/device/challenges/${mine.challenge_id}`)).status).toBe(404);
+    expect((await answer(neighbour, mine.challenge_id, { decision: 'approve' })).status).toBe(404);
+    const outsider = await registerPushDevice(otherApi, server.url, { userId: device.userId });
+    expect((await answer(outsider, mine.challenge_id, { decision: 'approve' })).status).toBe(404);
+    expect((await otherApi.get(`/v1/challenges/${mine.challenge_id}`)).status).toBe(404);
+    expect((await api.post(`/v1/challenges/${mine.challenge_id}/verify`, { code: '123456' })).status).toBe(400);
+    expect((await api.get(`/v1/challenges/${mine.challenge_id}`)).body.status).toBe('pending');
+  });
+
+  it('holds at most 3 pending push challenges per user, also under concurrency (429 with Retry-After)', async () => {
+    const device = await newDevice();
+    const replies = await Promise.all([...Array(8)].map(() => api.post(`/v1/users/${device.userId}/challenges`, { expires_in: 60 })));
+    expect(replies.filter((reply) => reply.status === 201)).toHaveLength(3);
+    const refused = replies.filter((reply) => reply.status === 429);
+    expect(refused).toHaveLength(5);
+    expect(refused[0]?.body.error.code).toBe('too_many_pending_challenges');
+    expect(Number(refused[0]?.headers.get('retry-after'))).toBeGreaterThan(0);
+    // An answered one frees a place.
+    const first = replies.find((reply) => reply.status === 201)?.body.challenge_id as string;
+    await answer(device, first, { decision: 'deny' });
+    expect((await api.post(`/v1/users/${device.userId}/challenges`, {})).status).toBe(201);
+  });
+
+  it('several approvers: approved once the quorum approves, denied once it no longer can', async () => {
+    const [a, b, c] = await Promise.all([newDevice(), newDevice(), newDevice()]);
+    const userIds = [a!.userId, b!.userId, c!.userId];
+    const created = await api.post('/v1/challenges', { user_ids: userIds, quorum: 2, message: 'Release payment #42?' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ user_id: null, user_ids: userIds, quorum: 2, approved_by: [], denied_by: [], factor_type: 'push' });
+    const id = created.body.challenge_id;
+    expect((await answer(a!, id, { decision: 'approve' })).body.status).toBe('pending');
+    expect((await answer(a!, id, { decision: 'approve' })).body.error.code).toBe('already_answered');
+    expect((await answer(b!, id, { decision: 'deny' })).body.status).toBe('pending');
+    expect((await answer(c!, id, { decision: 'approve' })).body.status).toBe('approved');
+    expect((await api.get(`/v1/challenges/${id}`)).body).toMatchObject({ status: 'approved', approved_by: [a!.userId, c!.userId], denied_by: [b!.userId] });
+
+    const second = (await api.post('/v1/challenges', { user_ids: userIds, quorum: 2, message: 'Again?' })).body;
+    await answer(a!, second.challenge_id, { decision: 'deny' });
+    expect((await answer(b!, second.challenge_id, { decision: 'deny', reason: 'fraud' })).body.status).toBe('denied');
+    expect((await eventOf('challenge.denied', second.challenge_id)).data).toMatchObject({ deny_reason: 'fraud', denied_by: [a!.userId, b!.userId] });
+  });
+
+  it.each([
+    [{ user_ids: ['a', 'b'], quorum: 3, message: 'x' }, 400, 'quorum'],
+    [{ user_ids: ['a', 'a'], quorum: 1, message: 'x' }, 400, 'user_ids'],
+    [{ user_ids: [], quorum: 1, message: 'x' }, 400, 'user_ids'],
+    [{ user_ids: ['a'], quorum: 0, message: 'x' }, 400, 'quorum'],
+    [{ user_ids: ['a'], quorum: 1 }, 400, 'message'],
+  ])('refuses a quorum challenge %j', async (body, status, field) => {
+    const reply = await api.post('/v1/challenges', body);
+    expect(reply.status).toBe(status);
+    expect(reply.body.error.details.field).toBe(field);
+  });
+
+  it('refuses a quorum challenge when a user has no device, naming them, and creates nothing', async () => {
+    const device = await newDevice();
+    await api.post(`/v1/users/${device.userId}-plain/device-registrations`); // the user exists, without a device
+    const reply = await api.post('/v1/challenges', { user_ids: [device.userId, `${device.userId}-plain`], quorum: 1, message: 'x' });
+    expect([reply.status, reply.body.error.details]).toEqual([409, { user_ids: [`${device.userId}-plain`] }]);
+    expect((await device.call('GET', '/v1/device/challenges')).body.data).toEqual([]);
+  });
+
+  it('closes the stream of a device that is removed, and refuses a stream without a valid signature', async () => {
+    const device = await newDevice();
+    const stream = await openDeviceStream(server.url, device);
+    expect((await api.delete(`/v1/devices/${device.deviceId}`)).status).toBe(204);
+    expect((await stream.closed).code).toBe(4401);
+    await expect(openDeviceStream(server.url, device)).rejects.toThrow(/401/);
+  });
+});
