@@ -6,13 +6,25 @@ import { PROGRAM } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 import { addCommand } from './commands/add.ts';
 import { codeCommand } from './commands/code.ts';
+import { approveCommand, denyCommand } from './commands/answer.ts';
 import { initCommand } from './commands/init.ts';
+import { listenCommand } from './commands/listen.ts';
+import { registerCommand } from './commands/register.ts';
 import { listCommand } from './commands/list.ts';
 import { AuthenticatorError } from './errors.ts';
 import { resolveStoreDirectory } from './store-location.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [addCommand, listCommand, codeCommand, initCommand];
+export const COMMANDS: readonly Command[] = [
+  addCommand,
+  listCommand,
+  codeCommand,
+  initCommand,
+  registerCommand,
+  listenCommand,
+  approveCommand,
+  denyCommand,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -104,6 +116,8 @@ export function processContext(): CommandContext {
     cwd: process.cwd(),
     now: () => new Date(),
     readStdin,
+    interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+    ask,
     stdout: process.stdout,
     stderr: process.stderr,
   };
@@ -115,6 +129,15 @@ async function readStdin(): Promise<string> {
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return await prompt.question('otpauth URI: ');
+  } finally {
+    prompt.close();
+  }
+}
+
+async function ask(question: string): Promise<string> {
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return (await prompt.question(question)).trim();
   } finally {
     prompt.close();
   }

@@ -21,6 +21,14 @@ export type AuthenticatorErrorCode =
   // Accounts.
   | 'account_exists'
   | 'no_matching_account'
+  // Devices and push approvals.
+  | 'not_initialized'
+  | 'invalid_registration_uri'
+  | 'no_registrations'
+  | 'challenge_not_found'
+  | 'number_required'
+  | 'server_refused'
+  | 'server_unreachable'
   // The store.
   | 'store_unsafe'
   | 'store_corrupt'

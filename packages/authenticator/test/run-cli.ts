@@ -41,6 +41,61 @@ export function runCli(args: readonly string[], options: RunOptions = {}): Promi
   });
 }
 
+/** A long-running command (listen): its output lines as they come, and a way to stop it. */
+export interface RunningCli {
+  lines: string[];
+  /** The first line (already printed or still to come) that matches. */
+  line(match: RegExp | ((line: string) => boolean), timeoutMs?: number): Promise<string>;
+  stop(): Promise<CliResult>;
+}
+
+export function startCli(args: readonly string[], options: RunOptions = {}): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, TESSERA_AUTHENTICATOR_HOME: options.home, ...options.env } as NodeJS.ProcessEnv,
+    stdio: 'pipe',
+  });
+  const lines: string[] = [];
+  let stdout = '';
+  let stderr = '';
+  let partial = '';
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    for (const waiter of waiters) waiter();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<CliResult>((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  child.stdin.end();
+  return {
+    lines,
+    line(match, timeoutMs = 10_000) {
+      const test = typeof match === 'function' ? match : (line: string) => match.test(line);
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = lines.find(test);
+          if (found === undefined) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no line matching ${String(match)} within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
 /** A fresh temporary directory; remove it with the returned function. */
 export async function makeTempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-authenticator-test-'));

@@ -8,7 +8,7 @@ describe('configuration', () => {
     expect(config).toMatchObject({
       host: '0.0.0.0',
       port: 8080,
-      publicUrl: 'http://localhost:8080',
+      publicUrl: null,
       dataDir: path.resolve('data'),
       databaseUrl: null,
       redisUrl: null,

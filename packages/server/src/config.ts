@@ -4,7 +4,8 @@ import path from 'node:path';
 export interface Config {
   host: string;
   port: number;
-  publicUrl: string;
+  /** Null when TESSERA_PUBLIC_URL is unset: then http://localhost:<the port listened on>. */
+  publicUrl: string | null;
   dataDir: string;
   databaseUrl: string | null;
   redisUrl: string | null;
@@ -34,7 +35,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     host: nonEmpty(env.HOST) ?? '0.0.0.0',
     port,
-    publicUrl: parsePublicUrl(env.TESSERA_PUBLIC_URL, port),
+    publicUrl: parsePublicUrl(env.TESSERA_PUBLIC_URL),
     dataDir: path.resolve(nonEmpty(env.TESSERA_DATA_DIR) ?? './data'),
     databaseUrl: parseUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
     redisUrl: parseUrl('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
@@ -101,9 +102,9 @@ function parseUrl(name: string, value: string | undefined, protocols: string[]):
   return raw;
 }
 
-function parsePublicUrl(value: string | undefined, port: number): string {
+function parsePublicUrl(value: string | undefined): string | null {
   const raw = parseUrl('TESSERA_PUBLIC_URL', value, ['http:', 'https:']);
-  if (raw === null) return `http://localhost:${port}`;
+  if (raw === null) return null;
   const url = new URL(raw);
   if (url.search || url.hash) throw new ConfigError('TESSERA_PUBLIC_URL must not have a query or a fragment.');
   return url.href.replace(/\/+$/, '');

@@ -20,9 +20,9 @@ const server = await startServer(config, { logger }).catch((error: unknown) => {
 const storage = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PostgreSQL in ${config.dataDir}/pglite`;
 const lines = [
   '',
-  `Tessera is running at ${config.publicUrl}`,
-  `  API docs:  ${config.publicUrl}/docs  (OpenAPI: ${config.publicUrl}/v1/openapi.json)`,
-  `  listening: ${config.host}:${config.port}, storage: ${storage}${config.redisUrl ? ', Redis bus' : ''}`,
+  `Tessera is running at ${server.publicUrl}`,
+  `  API docs:  ${server.publicUrl}/docs  (OpenAPI: ${server.publicUrl}/v1/openapi.json)`,
+  `  listening: ${config.host}:${server.port}, storage: ${storage}${config.redisUrl ? ', Redis bus' : ''}`,
 ];
 if (server.adminTokenCreated) {
   lines.push(

@@ -1,0 +1,64 @@
+import WebSocket from 'ws';
+import type { DeviceStreamMessage } from '@tessera/contracts';
+import { deviceAuthorization } from './device-client.ts';
+import type { Registration } from './identity.ts';
+
+const streamPath = '/v1/device/stream';
+/** The server closes with this code when the device was removed: reconnecting cannot help. */
+const deviceRemoved = 4401;
+
+export interface StreamEvents {
+  message(message: DeviceStreamMessage): void;
+  /** The connection dropped; it is tried again after `retryInMs`. */
+  dropped(reason: string, retryInMs: number): void;
+  /** The server removed this device: the stream stops. */
+  removed(): void;
+}
+
+/**
+ * Keeps one registration's stream open: connects with a freshly signed device token each time, and
+ * reconnects after a drop with a growing delay (1 s doubling to 30 s, reset once connected). Answers
+ * a function that closes it for good.
+ */
+export function keepStreamOpen(registration: Registration, events: StreamEvents): () => void {
+  let stopped = false;
+  let socket: WebSocket | null = null;
+  let delayMs = 1_000;
+  let timer: NodeJS.Timeout | undefined;
+
+  const connect = async () => {
+    if (stopped) return;
+    const url = registration.server.replace(/^http/, 'ws') + streamPath;
+    socket = new WebSocket(url, { headers: { authorization: await deviceAuthorization(registration, 'GET', streamPath) } });
+    let why = 'connection lost';
+    socket.on('message', (data) => {
+      delayMs = 1_000;
+      events.message(JSON.parse(String(data)) as DeviceStreamMessage);
+    });
+    socket.on('unexpected-response', (_request, response) => {
+      why = `the server answered HTTP ${response.statusCode}`;
+      if (response.statusCode === 401) {
+        stopped = true;
+        events.removed();
+      }
+      socket?.terminate();
+    });
+    socket.on('error', (error) => (why = error.message));
+    socket.on('close', (code) => {
+      if (code === deviceRemoved) {
+        stopped = true;
+        events.removed();
+      }
+      if (stopped) return;
+      events.dropped(why, delayMs);
+      timer = setTimeout(() => void connect(), delayMs);
+      delayMs = Math.min(delayMs * 2, 30_000);
+    });
+  };
+  void connect();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    socket?.close();
+  };
+}
