@@ -19,6 +19,22 @@ export interface CreateChallengeOptions {
   hiddenDetails?: Record<string, unknown>;
   /** Seconds, 1 to 3600; 300 unless given. */
   expiresIn?: number;
+  /**
+   * Push only: the challenge comes with `number` (10 to 99) for you to show; the person must pick it on
+   * the device among three, and a wrong pick denies the challenge (`deny_reason: "wrong_number"`).
+   */
+  numberMatching?: boolean;
+}
+
+/** A push challenge that needs the approval of `quorum` of several users, such as two of three admins. */
+export interface CreateApproversChallengeOptions
+  extends Pick<CreateChallengeOptions, 'referenceId' | 'details' | 'hiddenDetails' | 'expiresIn'> {
+  /** The app's user ids, 1 to 20, each with a registered device. */
+  userIds: string[];
+  /** Approvals needed, from 1 to the number of `userIds`. */
+  quorum: number;
+  /** Shown on the devices; required, since no single user's app default applies. */
+  message: string;
 }
 
 export interface RetrieveChallengeOptions {
@@ -40,14 +56,26 @@ const minReadIntervalMs = 1_000;
 
 const challengePath = (challengeId: string) => `/v1/challenges/${pathSegment('challengeId', challengeId)}`;
 
-/** Challenges: ask a user for their second factor, check a code, wait for the outcome. */
+/**
+ * Challenges: ask a user for their second factor, check a code, wait for the outcome. A push challenge
+ * is answered on the user's device (see `devices`), so the app waits for it:
+ *
+ * ```ts
+ * const challenge = await tessera.challenges.create('user-42', { type: 'push', numberMatching: true });
+ * // Show challenge.number: the person picks it on their device.
+ * const { status } = await tessera.challenges.waitForResult(challenge.challenge_id, { timeoutSeconds: 120 });
+ * if (status === 'approved') signIn();
+ * ```
+ */
 export class Challenges {
   constructor(private readonly http: HttpClient) {}
 
   /**
-   * A new `pending` challenge for one of the user's active factors. `409 no_active_factor` when the user
-   * has none of the kind asked for (or `404` for a user the app never used); `429 rate_limited` (with
-   * `retryAfter`) when too many challenges were made for this user in the last minute.
+   * A new `pending` challenge for one of the user's active factors; a push challenge goes to all the
+   * user's devices. `409 no_active_factor` when the user has none of the kind asked for (or `404` for a
+   * user the app never used); `429 rate_limited` (with `retryAfter`) when too many challenges were made
+   * for this user in the last minute; `429 too_many_pending_challenges` (with `retryAfter`) when 3 push
+   * challenges of the user are pending already.
    */
   async create(userId: string, options: CreateChallengeOptions = {}, call: CreatingCallOptions = {}): Promise<Challenge> {
     return this.http.request({
@@ -60,6 +88,31 @@ export class Challenges {
         message: options.message,
         details: options.details,
         hidden_details: options.hiddenDetails,
+        expires_in: options.expiresIn,
+        number_matching: options.numberMatching,
+      },
+      creating: { idempotencyKey: call.idempotencyKey },
+    });
+  }
+
+  /**
+   * A new `pending` push challenge for the devices of several users (`user_id` null, `user_ids` set):
+   * `approved` once `quorum` of them approve, `denied` once that can no longer happen; `approved_by`
+   * and `denied_by` say who answered. `409 no_active_factor` names the users without a device in
+   * `details.user_ids` (`404` for users the app never used); `429 rate_limited` and
+   * `429 too_many_pending_challenges` as for `create`, for any of the users.
+   */
+  async createForApprovers(options: CreateApproversChallengeOptions, call: CreatingCallOptions = {}): Promise<Challenge> {
+    return this.http.request({
+      method: 'POST',
+      path: '/v1/challenges',
+      body: {
+        user_ids: options.userIds,
+        quorum: options.quorum,
+        message: options.message,
+        details: options.details,
+        hidden_details: options.hiddenDetails,
+        reference_id: options.referenceId,
         expires_in: options.expiresIn,
       },
       creating: { idempotencyKey: call.idempotencyKey },
@@ -93,10 +146,11 @@ export class Challenges {
   }
 
   /**
-   * Long-polls (reads of at most 60 s each) until the challenge is no longer `pending` or
-   * `timeoutSeconds` have passed, and answers with it as last read: check its `status`, which is
-   * still `pending` when the time ran out. The server ends the wait at the challenge's expiry
-   * (`expired`). `timeoutSeconds: 0` reads once.
+   * Long-polls (reads of at most 60 s each) until the challenge is no longer `pending` (`verified`,
+   * `approved`, `denied`, `failed` or `expired`) or `timeoutSeconds` have passed, and answers with it
+   * as last read: check its `status`, which is still `pending` when the time ran out (also for a
+   * challenge of several approvers that has some approvals, but not `quorum` yet). The server ends
+   * the wait at the challenge's expiry (`expired`). `timeoutSeconds: 0` reads once.
    */
   async waitForResult(challengeId: string, options: WaitForResultOptions): Promise<Challenge> {
     const { timeoutSeconds } = options;

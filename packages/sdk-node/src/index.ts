@@ -6,7 +6,14 @@ export type { AdminApps } from './admin-apps.ts';
 export type { AppMergePatch, CreateAppInput, CreatingCallOptions, ListAppsQuery } from './admin-apps.ts';
 export type { Users, UserProfileInput } from './users.ts';
 export type { EnrollTotpOptions, Factors, ImportTotpOptions, RecoveryCodesApi } from './factors.ts';
-export type { Challenges, CreateChallengeOptions, RetrieveChallengeOptions, WaitForResultOptions } from './challenges.ts';
+export type {
+  Challenges,
+  CreateApproversChallengeOptions,
+  CreateChallengeOptions,
+  RetrieveChallengeOptions,
+  WaitForResultOptions,
+} from './challenges.ts';
+export type { Devices } from './devices.ts';
 export type { AdminWebhookDeliveryQuery, WebhookDeliveriesApi, WebhookDeliveryQuery } from './webhook-deliveries.ts';
 export { TesseraError, TesseraWebhookError } from './errors.ts';
 export type {
@@ -28,6 +35,11 @@ export type {
   Challenge,
   ChallengeStatus,
   CreatedApp,
+  DenyReason,
+  Device,
+  DeviceAlgorithm,
+  DeviceApp,
+  DeviceRegistration,
   EnrolledTotpFactor,
   ErrorCode,
   Factor,

@@ -1,6 +1,7 @@
 import type { App, WebhookEvent } from '@tessera/contracts';
 import { appPath } from './admin-apps.ts';
 import { Challenges } from './challenges.ts';
+import { Devices } from './devices.ts';
 import { Factors, RecoveryCodesApi } from './factors.ts';
 import { HttpClient } from './http-client.ts';
 import { Users } from './users.ts';
@@ -31,8 +32,10 @@ export class Tessera {
   readonly factors: Factors;
   /** Users' single-use recovery codes. */
   readonly recoveryCodes: RecoveryCodesApi;
-  /** Ask a user for their second factor, verify a code, wait for the outcome. */
+  /** Ask a user (or several) for their second factor, verify a code, wait for the outcome. */
   readonly challenges: Challenges;
+  /** Users' push devices: registration QR codes, list, retrieve, delete. */
+  readonly devices: Devices;
   readonly webhookDeliveries: WebhookDeliveriesApi<WebhookDeliveryQuery>;
   readonly webhooks: {
     /**
@@ -57,6 +60,7 @@ export class Tessera {
     this.factors = new Factors(http);
     this.recoveryCodes = new RecoveryCodesApi(http);
     this.challenges = new Challenges(http);
+    this.devices = new Devices(http);
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.webhooks = {
       verify(headers, rawBody, verifyOptions) {
