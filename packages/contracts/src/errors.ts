@@ -38,6 +38,7 @@ export const errorCatalog = {
   // Push approvals
   number_not_offered: { status: 422, message: 'This number is not one of the choices the device was shown.' },
   already_answered: { status: 409, message: 'This approver has already answered this challenge.' },
+  answered_on_device: { status: 409, message: 'This push challenge is answered on the device, not with a code.' },
   too_many_pending_challenges: {
     status: 429,
     message: 'This user already has 3 push challenges waiting for an answer; wait for one to end.',

@@ -78,7 +78,7 @@ describe.each(databaseKinds())('Tessera devices and push approvals against a rea
     expect((await tessera.users.retrieve(userId)).two_factor_enabled).toBe(true);
 
     const pending = await tessera.challenges.create(userId);
-    expect(pending).toMatchObject({ factor_type: 'push', factor_id: device.factor_id });
+    expect(pending).toMatchObject({ factor_type: 'push', factor_id: null }); // for all the user's devices
     await tessera.devices.delete(deviceId);
     expect(await tessera.devices.list(userId)).toEqual([]);
     expect(await failure(tessera.devices.retrieve(deviceId))).toMatchObject({ code: 'not_found', status: 404 });
@@ -117,7 +117,7 @@ describe.each(databaseKinds())('Tessera devices and push approvals against a rea
       user_id: 'bob',
       status: 'pending',
       factor_type: 'push',
-      factor_id: device.factorId,
+      factor_id: null,
       reference_id: 'login-1',
       message: 'Sign in to Bank?',
       deny_reason: null,
@@ -140,8 +140,8 @@ describe.each(databaseKinds())('Tessera devices and push approvals against a rea
     expect(Date.now() - started).toBeLessThan(5_000);
     // Answered on the device, never with a code.
     expect(await failure(tessera.challenges.verify(challenge.challenge_id, '123456'))).toMatchObject({
-      code: 'validation_failed',
-      status: 400,
+      code: 'answered_on_device',
+      status: 409,
     });
   });
 

@@ -153,9 +153,7 @@ export class ChallengeService {
     // The challenge's lock, then the user's: every code check of the user waits for the one under way.
     const challenge = await this.#store.find(appId, challengeId, { forUpdate: true });
     if (!challenge) throw ApiError.notFound('Challenge');
-    if (challenge.factor_type === 'push' || challenge.user_id === null) {
-      throw new ApiError('validation_failed', 'This challenge is answered on the device, not with a code.');
-    }
+    if (challenge.factor_type === 'push' || challenge.user_id === null) throw new ApiError('answered_on_device');
     const guard = await this.users.guardCodeAttempt(appId, challenge.user_id);
     if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
       return { kind: 'not_pending', challenge: (await this.lifecycle.expire(challengeId)) ?? challenge };

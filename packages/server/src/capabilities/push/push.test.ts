@@ -48,7 +48,7 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     const stream = await openDeviceStream(server.url, device);
     const created = await api.post(`/v1/users/${device.userId}/challenges`, { message: 'Sign in to Example Bank?', details: { ip: '192.0.2.1' } });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ status: 'pending', factor_type: 'push', factor_id: device.factorId, user_id: device.userId });
+    expect(created.body).toMatchObject({ status: 'pending', factor_type: 'push', factor_id: null, user_id: device.userId });
     expect(created.body.number).toBeUndefined();
     const id: string = created.body.challenge_id;
 
@@ -166,7 +166,7 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     const outsider = await registerPushDevice(otherApi, server.url, { userId: device.userId });
     expect((await answer(outsider, mine.challenge_id, { decision: 'approve' })).status).toBe(404);
     expect((await otherApi.get(`/v1/challenges/${mine.challenge_id}`)).status).toBe(404);
-    expect((await api.post(`/v1/challenges/${mine.challenge_id}/verify`, { code: '123456' })).status).toBe(400);
+    expect((await api.post(`/v1/challenges/${mine.challenge_id}/verify`, { code: '123456' })).body.error.code).toBe('answered_on_device');
     expect((await api.get(`/v1/challenges/${mine.challenge_id}`)).body.status).toBe('pending');
   });
 
@@ -226,7 +226,11 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
   it('closes the stream of a device that is removed, and refuses a stream without a valid signature', async () => {
     const device = await newDevice();
     const stream = await openDeviceStream(server.url, device);
+    const { body: pending } = await api.post(`/v1/users/${device.userId}/challenges`, {});
     expect((await api.delete(`/v1/devices/${device.deviceId}`)).status).toBe(204);
+    // Nobody can answer it any more: it fails at once, with its event.
+    expect((await api.get(`/v1/challenges/${pending.challenge_id}`)).body.status).toBe('failed');
+    await eventOf('challenge.failed', pending.challenge_id);
     expect((await stream.closed).code).toBe(4401);
     await expect(openDeviceStream(server.url, device)).rejects.toThrow(/401/);
   });

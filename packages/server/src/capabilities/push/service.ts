@@ -48,11 +48,13 @@ export class PushChallenges {
     private readonly relay: PushRelay | null,
   ) {
     this.#store = new PushStore(db);
-    // A removed device's stream closes (its push factor's removal deletes the device).
+    // A removed device's stream closes (its push factor's removal deletes the device); with the user's
+    // last device gone, their push challenges cannot be answered any more, so they fail at once.
     factors.onRemove(async (factor) => {
       if (factor.type !== 'push') return;
       const deviceId = await this.#store.deviceOfFactor(factor.id);
       if (deviceId) db.afterCommit(() => this.#publish(deviceTopic(deviceId), { type: 'device_removed' }));
+      for (const challenge of await this.#store.failUnanswerable(factor.app_id, factor.user_id, factor.id)) await lifecycle.ended(challenge);
     });
     lifecycle.onEnd((challenge) => {
       if (challenge.factor_type !== 'push') return;
@@ -92,7 +94,8 @@ export class PushChallenges {
           userId: single ? (userIds[0] as string) : null,
           userIds: single ? null : userIds,
           quorum: single ? null : quorum,
-          factorId: input.factorId ?? (single ? (factors.get(userIds[0] as string) as string) : null),
+          // Null unless the app named a device's factor: the challenge goes to all the user's devices.
+          factorId: input.factorId,
           referenceId: input.referenceId,
           message: input.message,
           details: input.details,
@@ -140,11 +143,10 @@ export class PushChallenges {
       if (!found) throw ApiError.notFound('Challenge');
       let { challenge } = found;
       if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
+        // Returned, not thrown: the expiry (and its event) must commit.
         challenge = (await this.lifecycle.expire(challenge.id)) ?? challenge;
       }
-      if (challenge.status !== 'pending') {
-        throw new ApiError('challenge_not_pending', `This challenge is ${challenge.status}.`, { details: { status: challenge.status } });
-      }
+      if (challenge.status !== 'pending') return { challenge, kind: null };
       if (found.answer !== null) throw new ApiError('already_answered', undefined, { details: { answer: found.answer } });
       const reason = this.#denyReason(challenge, decision);
       const kind = reason === 'wrong_number' ? 'deny' : decision.decision;
@@ -165,6 +167,10 @@ export class PushChallenges {
       else await this.lifecycle.ended(updated);
       return { challenge: updated, kind };
     });
+    if (answered.kind === null) {
+      const { status } = answered.challenge;
+      throw new ApiError('challenge_not_pending', `This challenge is ${status}.`, { details: { status } });
+    }
     const view = toDeviceChallenge(answered.challenge, app, answered.kind);
     if (view.status === 'approved') this.#notifyLogin(answered.challenge, view.app);
     return view;

@@ -148,6 +148,21 @@ export class PushStore {
     return row as ChallengeRecord;
   }
 
+  /**
+   * Fails the user's pending push challenges (addressed to them alone) that no other active push
+   * factor than `removedFactorId` could answer.
+   */
+  async failUnanswerable(appId: string, userId: string, removedFactorId: string): Promise<ChallengeRecord[]> {
+    return this.db.query<ChallengeRecord>(
+      `UPDATE challenges SET status = 'failed', resolved_at = now()
+       WHERE app_id = $1 AND user_id = $2 AND factor_type = 'push' AND status = 'pending' AND factor_id IS NULL
+         AND NOT EXISTS (SELECT 1 FROM factors f WHERE f.app_id = $1 AND f.user_id = $2 AND f.type = 'push'
+                         AND f.status = 'active' AND f.id <> $3)
+       RETURNING *`,
+      [appId, userId, removedFactorId],
+    );
+  }
+
   async deviceOfFactor(factorId: string): Promise<string | null> {
     const [row] = await this.db.query<{ id: string }>('SELECT id FROM devices WHERE factor_id = $1', [factorId]);
     return row?.id ?? null;
