@@ -15,6 +15,7 @@ import { RequestLogController } from './platform/logging.ts';
 import type { Metrics } from './platform/metrics.ts';
 import type { NonceStore } from './platform/nonce-store.ts';
 import type { RateLimiter } from './platform/rate-limiter.ts';
+import { serverSecret, serverSecretContext } from './platform/server-secrets.ts';
 import type { EncryptedColumn } from './platform/reencrypt.ts';
 import { appRoutes } from './capabilities/apps/routes.ts';
 import { AppService } from './capabilities/apps/service.ts';
@@ -23,8 +24,12 @@ import { challengeRoutes } from './capabilities/challenges/routes.ts';
 import { ChallengeService, type ChallengeOptions } from './capabilities/challenges/service.ts';
 import { deviceRoutes } from './capabilities/devices/routes.ts';
 import { DeviceService, type DeviceOptions } from './capabilities/devices/service.ts';
+import { browserSdkRoutes } from './capabilities/browser-sdk/routes.ts';
 import { factorRoutes } from './capabilities/factors/routes.ts';
 import { FactorService, totpSecretContext } from './capabilities/factors/service.ts';
+import { loginKeyContext } from './capabilities/qr-logins/profile-crypto.ts';
+import { qrLoginRoutes } from './capabilities/qr-logins/routes.ts';
+import { QrLoginService, type QrLoginOptions } from './capabilities/qr-logins/service.ts';
 import { userRoutes } from './capabilities/users/routes.ts';
 import { UserService } from './capabilities/users/service.ts';
 import { WebhookDispatcher, type DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
@@ -46,6 +51,7 @@ export interface AppDeps {
   nonces: NonceStore;
   challenges: ChallengeOptions;
   devices?: Partial<DeviceOptions>;
+  qrLogins?: Partial<QrLoginOptions>;
   webhooks?: Partial<DispatcherOptions>;
 }
 
@@ -54,6 +60,8 @@ export interface BuiltApp {
   dispatcher: WebhookDispatcher;
   idempotency: Idempotency;
   challenges: ChallengeService;
+  /** QR login; the caller starts and stops its socket sweep (`qrLogins.hub`) and runs `expireDue`. */
+  qrLogins: QrLoginService;
   /** Where secrets sealed with the keyring live, for re-encryption after a key rotation. */
   encryptedColumns: EncryptedColumn[];
 }
@@ -92,6 +100,24 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const factors = new FactorService(deps.db, deps.keyring, apps, users, outbox);
   const challenges = new ChallengeService(deps.db, deps.bus, apps, users, factors, outbox, deps.rateLimiter, deps.challenges);
   const devices = new DeviceService(deps.db, apps, users, factors, outbox, deps.nonces, deps.publicUrl, deps.devices);
+  const qrLogins = new QrLoginService(
+    {
+      db: deps.db,
+      bus: deps.bus,
+      keyring: deps.keyring,
+      nonces: deps.nonces,
+      publicUrl: deps.publicUrl,
+      apps,
+      users,
+      outbox,
+      keys: {
+        qrSigning: await serverSecret(deps.db, deps.keyring, 'qr_login_signing'),
+        pairwise: await serverSecret(deps.db, deps.keyring, 'pairwise_identity'),
+      },
+      onError: (error) => deps.logger.warn({ err: error }, 'QR login realtime error'),
+    },
+    deps.qrLogins,
+  );
   const idempotency = new Idempotency(deps.db, deps.keyring);
   const guards = createAuthGuards({
     adminToken: deps.adminToken,
@@ -105,9 +131,13 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   factorRoutes(http, { factors, guards, idempotency });
   challengeRoutes(http, { challenges, guards, idempotency });
   deviceRoutes(http, { devices, guards, idempotency });
+  qrLoginRoutes(http, { qrLogins, guards });
+  browserSdkRoutes(http);
   const encryptedColumns: EncryptedColumn[] = [
     { table: 'apps', idColumn: 'id', column: 'webhook_secret_enc', context: webhookSecretContext },
     { table: 'factors', idColumn: 'id', column: 'secret_enc', context: totpSecretContext },
+    { table: 'server_secrets', idColumn: 'name', column: 'secret_enc', context: serverSecretContext },
+    { table: 'qr_logins', idColumn: 'id', column: 'private_key_enc', context: loginKeyContext },
   ];
-  return { http, dispatcher, idempotency, challenges, encryptedColumns };
+  return { http, dispatcher, idempotency, challenges, qrLogins, encryptedColumns };
 }
