@@ -142,8 +142,8 @@ export class QrLoginService {
     const outcome = await this.deps.db.transaction(async () => {
       const login = await this.#store.lock(loginId);
       if (!login) throw new ApiError('qr_login_not_found');
+      if (login.status === 'expired' || (login.status === 'claimed' && login.expired)) throw new ApiError('qr_login_expired');
       if (login.status !== 'claimed') throw new ApiError('qr_login_not_pending', undefined, { details: { status: login.status } });
-      if (login.expired) throw new ApiError('qr_login_expired');
       if (login.identity_thumbprint !== verified.thumbprint) throw new ApiError('qr_login_wrong_identity');
       if (proof.nonce !== login.nonce) throw new ApiError('qr_login_proof_malformed', 'The proof is signed for another QR code.');
       if (proof.action === 'deny') {

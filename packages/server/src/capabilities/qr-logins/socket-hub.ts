@@ -138,9 +138,8 @@ export class QrSocketHub {
     if (!session) return;
     switch (message.type) {
       case 'locate':
-        if (session.answerUntilMs === 0) {
-          this.bus.publish(String(message.reply_to), { request_id: message.request_id, browser: session.browser }).catch(this.onError);
-        }
+        // Answered after a scan too: a second claim then hears "already claimed" from the database.
+        this.bus.publish(String(message.reply_to), { request_id: message.request_id, browser: session.browser }).catch(this.onError);
         return;
       case 'scanned':
         session.answerUntilMs = Number(message.answer_until_ms);
