@@ -6,6 +6,7 @@ export type { AdminApps } from './admin-apps.ts';
 export type { AppMergePatch, CreateAppInput, CreatingCallOptions, ListAppsQuery } from './admin-apps.ts';
 export type { Users, UserProfileInput } from './users.ts';
 export type { EnrollTotpOptions, Factors, ImportTotpOptions, RecoveryCodesApi } from './factors.ts';
+export type { QrLogins } from './qr-logins.ts';
 export type { Challenges, CreateChallengeOptions, RetrieveChallengeOptions, WaitForResultOptions } from './challenges.ts';
 export type { AdminWebhookDeliveryQuery, WebhookDeliveriesApi, WebhookDeliveryQuery } from './webhook-deliveries.ts';
 export { TesseraError, TesseraWebhookError } from './errors.ts';
@@ -35,7 +36,10 @@ export type {
   FactorType,
   JsonPatchOperation,
   Page,
+  Profile,
+  ProfileField,
   ProfileScope,
+  QrLoginVerification,
   RecoveryCodes,
   RotatedSecret,
   TotpAlgorithm,

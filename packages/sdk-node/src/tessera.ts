@@ -3,6 +3,7 @@ import { appPath } from './admin-apps.ts';
 import { Challenges } from './challenges.ts';
 import { Factors, RecoveryCodesApi } from './factors.ts';
 import { HttpClient } from './http-client.ts';
+import { QrLogins } from './qr-logins.ts';
 import { Users } from './users.ts';
 import { verifyWebhook, type VerifyWebhookOptions } from './verify-webhook.ts';
 import { WebhookDeliveries, type WebhookDeliveriesApi, type WebhookDeliveryQuery } from './webhook-deliveries.ts';
@@ -33,6 +34,8 @@ export class Tessera {
   readonly recoveryCodes: RecoveryCodesApi;
   /** Ask a user for their second factor, verify a code, wait for the outcome. */
   readonly challenges: Challenges;
+  /** QR login: verify the browser's login token, link an identity to a user. */
+  readonly qrLogins: QrLogins;
   readonly webhookDeliveries: WebhookDeliveriesApi<WebhookDeliveryQuery>;
   readonly webhooks: {
     /**
@@ -57,6 +60,7 @@ export class Tessera {
     this.factors = new Factors(http);
     this.recoveryCodes = new RecoveryCodesApi(http);
     this.challenges = new Challenges(http);
+    this.qrLogins = new QrLogins(http);
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.webhooks = {
       verify(headers, rawBody, verifyOptions) {
