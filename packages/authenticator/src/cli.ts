@@ -8,11 +8,13 @@ import { addCommand } from './commands/add.ts';
 import { codeCommand } from './commands/code.ts';
 import { initCommand } from './commands/init.ts';
 import { listCommand } from './commands/list.ts';
+import { profileCommand } from './commands/profile.ts';
+import { scanCommand } from './commands/scan.ts';
 import { AuthenticatorError } from './errors.ts';
 import { resolveStoreDirectory } from './store-location.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [addCommand, listCommand, codeCommand, initCommand];
+export const COMMANDS: readonly Command[] = [addCommand, listCommand, codeCommand, initCommand, profileCommand, scanCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -104,18 +106,22 @@ export function processContext(): CommandContext {
     cwd: process.cwd(),
     now: () => new Date(),
     readStdin,
+    ...(process.stdin.isTTY ? { prompt } : {}),
     stdout: process.stdout,
     stderr: process.stderr,
   };
 }
 
+async function prompt(question: string): Promise<string> {
+  const reader = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await reader.question(question);
+  } finally {
+    reader.close();
+  }
+}
+
 /** Standard input to its end; at a terminal, one line after a prompt, so nobody has to know about Ctrl-D. */
 async function readStdin(): Promise<string> {
-  if (!process.stdin.isTTY) return text(process.stdin);
-  const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return await prompt.question('otpauth URI: ');
-  } finally {
-    prompt.close();
-  }
+  return process.stdin.isTTY ? prompt('otpauth URI: ') : text(process.stdin);
 }

@@ -15,6 +15,8 @@ export interface CommandContext {
   cwd: string;
   now(): Date;
   readStdin(): Promise<string>;
+  /** Asks a person one question and answers their reply; absent when no terminal can answer. */
+  prompt?(question: string): Promise<string>;
   stdout: TextSink;
   stderr: TextSink;
 }

@@ -21,6 +21,12 @@ export type AuthenticatorErrorCode =
   // Accounts.
   | 'account_exists'
   | 'no_matching_account'
+  // QR login
+  | 'not_a_login_code'
+  | 'no_identity'
+  | 'decision_required'
+  | 'server_refused'
+  | 'server_unreachable'
   // The store.
   | 'store_unsafe'
   | 'store_corrupt'
