@@ -111,7 +111,11 @@ describe('QR login in a real browser (chromium), approved by the authenticator C
     });
     await expect.poll(() => page.locator('#result').textContent(), { timeout: 10_000 }).toBe(`Signed in as ${email}`);
     expect(shop.verified).toEqual([{ identity_id: expect.stringMatching(/^idn_/), user_id: null, profile: { first_name: 'Ada', email } }]);
-    const seen = await page.evaluate(() => ({ statuses: (window as any).statuses, token: (window as any).token, jwe: (window as any).encryptedProfile }));
+    // Runs in the page, where the SDK's callbacks kept what they saw on the global object.
+    const seen = await page.evaluate(() => {
+      const page = globalThis as unknown as { statuses: string[]; token: string; encryptedProfile: string };
+      return { statuses: page.statuses, token: page.token, jwe: page.encryptedProfile };
+    });
     expect(seen.statuses).toEqual(['connecting', 'waiting', 'scanned', 'approved']);
     expect(seen.jwe).not.toContain('Ada'); // the browser held ciphertext only
 
