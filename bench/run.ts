@@ -7,9 +7,10 @@ import os from 'node:os';
 import { markdownTable, textTable } from './lib/report.ts';
 import type { BenchOptions, Scenario, ScenarioResult } from './lib/scenario.ts';
 import { appsGet } from './scenarios/apps-get.ts';
+import { qrLogin } from './scenarios/qr-login.ts';
 import { twoFactorRound } from './scenarios/two-factor-round.ts';
 
-const scenarios: Scenario[] = [appsGet, twoFactorRound];
+const scenarios: Scenario[] = [appsGet, twoFactorRound, qrLogin];
 
 const resultsFile = new URL('./RESULTS.md', import.meta.url);
 
@@ -45,8 +46,8 @@ function section(scenario: Scenario, result: ScenarioResult, options: BenchOptio
       `${options.roundS} s alternating with its baseline; ${options.connections} concurrent requests ` +
       `(undici Pool, one connection each); client and servers on this machine.`,
     '',
-    markdownTable(result.rows),
-    '',
+    // A scenario without request-rate rows (sockets, latencies) gives its tables in its notes.
+    ...(result.rows.length > 0 ? [markdownTable(result.rows), ''] : []),
     scenario.about,
     ...result.notes.flatMap((note) => ['', note]),
     `<!-- /scenario:${scenario.name} -->`,

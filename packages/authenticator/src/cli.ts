@@ -11,6 +11,8 @@ import { initCommand } from './commands/init.ts';
 import { listenCommand } from './commands/listen.ts';
 import { registerCommand } from './commands/register.ts';
 import { listCommand } from './commands/list.ts';
+import { profileCommand } from './commands/profile.ts';
+import { scanCommand } from './commands/scan.ts';
 import { AuthenticatorError } from './errors.ts';
 import { resolveStoreDirectory } from './store-location.ts';
 
@@ -24,6 +26,8 @@ export const COMMANDS: readonly Command[] = [
   listenCommand,
   approveCommand,
   denyCommand,
+  profileCommand,
+  scanCommand,
 ];
 
 function overview(): string {
@@ -116,29 +120,22 @@ export function processContext(): CommandContext {
     cwd: process.cwd(),
     now: () => new Date(),
     readStdin,
-    interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
-    ask,
+    ...(process.stdin.isTTY ? { prompt } : {}),
     stdout: process.stdout,
     stderr: process.stderr,
   };
 }
 
-/** Standard input to its end; at a terminal, one line after a prompt, so nobody has to know about Ctrl-D. */
-async function readStdin(): Promise<string> {
-  if (!process.stdin.isTTY) return text(process.stdin);
-  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+async function prompt(question: string): Promise<string> {
+  const reader = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return await prompt.question('otpauth URI: ');
+    return await reader.question(question);
   } finally {
-    prompt.close();
+    reader.close();
   }
 }
 
-async function ask(question: string): Promise<string> {
-  const prompt = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return (await prompt.question(question)).trim();
-  } finally {
-    prompt.close();
-  }
+/** Standard input to its end; at a terminal, one line after a prompt, so nobody has to know about Ctrl-D. */
+async function readStdin(): Promise<string> {
+  return process.stdin.isTTY ? prompt('otpauth URI: ') : text(process.stdin);
 }

@@ -15,10 +15,8 @@ export interface CommandContext {
   cwd: string;
   now(): Date;
   readStdin(): Promise<string>;
-  /** Whether a person is at a terminal (standard input and output are both terminals). */
-  interactive: boolean;
-  /** Asks a person one question at the terminal (only when `interactive`). */
-  ask(question: string): Promise<string>;
+  /** Asks a person one question and answers their reply; absent when no terminal can answer. */
+  prompt?(question: string): Promise<string>;
   stdout: TextSink;
   stderr: TextSink;
 }

@@ -27,6 +27,10 @@ export type AuthenticatorErrorCode =
   | 'no_registrations'
   | 'challenge_not_found'
   | 'number_required'
+  // QR login
+  | 'not_a_login_code'
+  | 'no_identity'
+  | 'decision_required'
   | 'server_refused'
   | 'server_unreachable'
   // The store.

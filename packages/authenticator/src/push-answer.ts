@@ -56,9 +56,9 @@ export async function sendAnswer(located: LocatedChallenge, choice: AnswerChoice
 }
 
 /** Number matching at a terminal: asks until the person types one of the three numbers. */
-export async function askNumber(context: CommandContext, choices: readonly number[]): Promise<number> {
+export async function askNumber(prompt: (question: string) => Promise<string>, context: CommandContext, choices: readonly number[]): Promise<number> {
   for (;;) {
-    const typed = Number(await context.ask(`Which number does the sign-in screen show? (${choices.join(' / ')}) `));
+    const typed = Number((await prompt(`Which number does the sign-in screen show? (${choices.join(' / ')}) `)).trim());
     if (choices.includes(typed)) return typed;
     context.stdout.write(`Type one of ${choices.join(', ')}.\n`);
   }

@@ -33,7 +33,7 @@ const mode = async (target: string): Promise<number> => (await stat(target)).mod
 
 describe('store', () => {
   it('is empty before anything is written, and creates nothing by reading', async () => {
-    expect(await readStore(home)).toEqual({ accounts: [], identity: null, registrations: [], unknownFields: {} });
+    expect(await readStore(home)).toEqual({ accounts: [], identity: null, registrations: [], profile: null, unknownFields: {} });
     await expect(stat(home)).rejects.toThrow(/ENOENT/);
   });
 

@@ -7,6 +7,7 @@ import { withStoreLock } from './store-lock.ts';
 import { storeFilePath } from './store-location.ts';
 import { MAX_TOTP_PERIOD, TOTP_ALGORITHMS, TOTP_DIGITS } from './totp-account.ts';
 import type { TotpAccount } from './totp-account.ts';
+import { profileFields, type Profile } from '@tessera/contracts';
 
 export const STORE_VERSION = 1;
 
@@ -18,6 +19,8 @@ export interface StoreContents {
   accounts: TotpAccount[];
   identity: Identity | null;
   registrations: Registration[];
+  /** What `scan` may share with an app at QR login, set by `profile set`. */
+  profile: Profile | null;
   /**
    * Top-level fields this version of the code does not know, written back unchanged so that running an
    * older authenticator on a newer store of the same version loses nothing.
@@ -60,7 +63,7 @@ export async function updateStore<T>(
 }
 
 export function emptyStore(): StoreContents {
-  return { accounts: [], identity: null, registrations: [], unknownFields: {} };
+  return { accounts: [], identity: null, registrations: [], profile: null, unknownFields: {} };
 }
 
 export function serializeStore(contents: StoreContents): string {
@@ -70,6 +73,7 @@ export function serializeStore(contents: StoreContents): string {
     accounts: contents.accounts,
     ...(contents.identity ? { identity: contents.identity } : {}),
     ...(contents.registrations.length > 0 ? { registrations: contents.registrations } : {}),
+    ...(contents.profile ? { profile: contents.profile } : {}),
   };
   return `${JSON.stringify(document, null, 2)}\n`;
 }
@@ -82,7 +86,7 @@ export function parseStore(text: string, file: string): StoreContents {
     throw corrupt(file, 'it is not valid JSON', error);
   }
   if (!isRecord(document)) throw corrupt(file, 'it is not a JSON object');
-  const { version, accounts, identity, registrations = [], ...unknownFields } = document;
+  const { version, accounts, identity, registrations = [], profile, ...unknownFields } = document;
   if (typeof version === 'number' && version > STORE_VERSION) {
     throw new AuthenticatorError(
       'store_too_new',
@@ -96,6 +100,7 @@ export function parseStore(text: string, file: string): StoreContents {
     accounts: accounts.map((account: unknown, index) => parseAccount(account, index, file)),
     identity: identity === undefined ? null : parseIdentity(identity, file),
     registrations: registrations.map((registration: unknown, index) => parseRegistration(registration, index, file)),
+    profile: profile === undefined ? null : parseProfile(profile, file),
     unknownFields,
   };
 }
@@ -106,6 +111,14 @@ function parseIdentity(value: unknown, file: string): Identity {
   if (problem) throw corrupt(file, `its identity has ${problem}`);
   if (typeof value.name !== 'string' || typeof value.created_at !== 'string') throw corrupt(file, 'its identity has no name');
   return value as unknown as Identity;
+}
+
+function parseProfile(value: unknown, file: string): Profile {
+  if (!isRecord(value)) throw corrupt(file, '"profile" is not an object');
+  for (const [field, text] of Object.entries(value)) {
+    if (!profileFields.includes(field as keyof Profile) || typeof text !== 'string') throw corrupt(file, `its profile has a bad field "${field}"`);
+  }
+  return value as Profile;
 }
 
 function parseRegistration(value: unknown, index: number, file: string): Registration {

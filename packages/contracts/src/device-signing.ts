@@ -50,7 +50,8 @@ export async function signDeviceDecision(
     .sign(privateKey);
 }
 
-function randomJti(): string {
+/** 128 random bits, base64url: a `jti`. */
+export function randomJti(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

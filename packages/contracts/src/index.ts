@@ -43,3 +43,17 @@ export type {
   DeviceRequestToken,
   RegisterDevice,
 } from './devices.ts';
+export { profileFields, qrLoginProofType, qrLoginUriPrefix, qrSocketUnexpectedMessageCode } from './qr-logins.ts';
+export type {
+  Profile,
+  ProfileField,
+  QrLoginAction,
+  QrLoginAnswerRequest,
+  QrLoginBrowser,
+  QrLoginClaim,
+  QrLoginClaimRequest,
+  QrLoginProof,
+  QrLoginServerMessage,
+  QrLoginVerification,
+} from './qr-logins.ts';
+export { encryptProfile, publicJwkOf, signQrLoginProof } from './qr-login-signing.ts';

@@ -14,6 +14,7 @@ export type {
   WaitForResultOptions,
 } from './challenges.ts';
 export type { Devices } from './devices.ts';
+export type { QrLogins } from './qr-logins.ts';
 export type { AdminWebhookDeliveryQuery, WebhookDeliveriesApi, WebhookDeliveryQuery } from './webhook-deliveries.ts';
 export { TesseraError, TesseraWebhookError } from './errors.ts';
 export type {
@@ -47,7 +48,10 @@ export type {
   FactorType,
   JsonPatchOperation,
   Page,
+  Profile,
+  ProfileField,
   ProfileScope,
+  QrLoginVerification,
   RecoveryCodes,
   RotatedSecret,
   TotpAlgorithm,

@@ -4,6 +4,7 @@ import { Challenges } from './challenges.ts';
 import { Devices } from './devices.ts';
 import { Factors, RecoveryCodesApi } from './factors.ts';
 import { HttpClient } from './http-client.ts';
+import { QrLogins } from './qr-logins.ts';
 import { Users } from './users.ts';
 import { verifyWebhook, type VerifyWebhookOptions } from './verify-webhook.ts';
 import { WebhookDeliveries, type WebhookDeliveriesApi, type WebhookDeliveryQuery } from './webhook-deliveries.ts';
@@ -36,6 +37,8 @@ export class Tessera {
   readonly challenges: Challenges;
   /** Users' push devices: registration QR codes, list, retrieve, delete. */
   readonly devices: Devices;
+  /** QR login: verify the browser's login token, link an identity to a user. */
+  readonly qrLogins: QrLogins;
   readonly webhookDeliveries: WebhookDeliveriesApi<WebhookDeliveryQuery>;
   readonly webhooks: {
     /**
@@ -61,6 +64,7 @@ export class Tessera {
     this.recoveryCodes = new RecoveryCodesApi(http);
     this.challenges = new Challenges(http);
     this.devices = new Devices(http);
+    this.qrLogins = new QrLogins(http);
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.webhooks = {
       verify(headers, rawBody, verifyOptions) {

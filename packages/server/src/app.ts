@@ -15,6 +15,7 @@ import { RequestLogController } from './platform/logging.ts';
 import type { Metrics } from './platform/metrics.ts';
 import type { NonceStore } from './platform/nonce-store.ts';
 import type { RateLimiter } from './platform/rate-limiter.ts';
+import { serverSecret, serverSecretContext } from './platform/server-secrets.ts';
 import type { EncryptedColumn } from './platform/reencrypt.ts';
 import { appRoutes } from './capabilities/apps/routes.ts';
 import { AppService } from './capabilities/apps/service.ts';
@@ -25,12 +26,16 @@ import { ChallengeService, type ChallengeOptions } from './capabilities/challeng
 import { createDeviceGuard } from './capabilities/devices/device-guard.ts';
 import { deviceRoutes } from './capabilities/devices/routes.ts';
 import { DeviceService, type DeviceOptions } from './capabilities/devices/service.ts';
+import { browserSdkRoutes } from './capabilities/browser-sdk/routes.ts';
 import { factorRoutes } from './capabilities/factors/routes.ts';
 import { deviceStreamRoute } from './capabilities/push/device-stream.ts';
 import { PushRelay, type PushRelayOptions } from './capabilities/push/relay.ts';
 import { pushRoutes } from './capabilities/push/routes.ts';
 import { PushChallenges } from './capabilities/push/service.ts';
 import { FactorService, totpSecretContext } from './capabilities/factors/service.ts';
+import { loginKeyContext } from './capabilities/qr-logins/profile-crypto.ts';
+import { qrLoginRoutes } from './capabilities/qr-logins/routes.ts';
+import { QrLoginService, type QrLoginOptions } from './capabilities/qr-logins/service.ts';
 import { userRoutes } from './capabilities/users/routes.ts';
 import { UserService } from './capabilities/users/service.ts';
 import { WebhookDispatcher, type DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
@@ -54,6 +59,7 @@ export interface AppDeps {
   devices?: Partial<DeviceOptions>;
   /** Where new push challenges are announced for FCM/APNs (none by default). */
   pushRelay?: PushRelayOptions | null;
+  qrLogins?: Partial<QrLoginOptions>;
   webhooks?: Partial<DispatcherOptions>;
 }
 
@@ -62,6 +68,8 @@ export interface BuiltApp {
   dispatcher: WebhookDispatcher;
   idempotency: Idempotency;
   challenges: ChallengeService;
+  /** QR login; the caller starts and stops its socket sweep (`qrLogins.hub`) and runs `expireDue`. */
+  qrLogins: QrLoginService;
   /** Where secrets sealed with the keyring live, for re-encryption after a key rotation. */
   encryptedColumns: EncryptedColumn[];
 }
@@ -103,6 +111,24 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const push = new PushChallenges(deps.db, deps.bus, apps, lifecycle, factors, relay);
   const challenges = new ChallengeService(deps.db, apps, users, factors, lifecycle, push, deps.rateLimiter, deps.challenges);
   const devices = new DeviceService(deps.db, apps, users, factors, outbox, deps.nonces, deps.publicUrl, deps.devices);
+  const qrLogins = new QrLoginService(
+    {
+      db: deps.db,
+      bus: deps.bus,
+      keyring: deps.keyring,
+      nonces: deps.nonces,
+      publicUrl: deps.publicUrl,
+      apps,
+      users,
+      outbox,
+      keys: {
+        qrSigning: await serverSecret(deps.db, deps.keyring, 'qr_login_signing'),
+        pairwise: await serverSecret(deps.db, deps.keyring, 'pairwise_identity'),
+      },
+      onError: (error) => deps.logger.warn({ err: error }, 'QR login realtime error'),
+    },
+    deps.qrLogins,
+  );
   const idempotency = new Idempotency(deps.db, deps.keyring);
   const guards = createAuthGuards({
     adminToken: deps.adminToken,
@@ -119,9 +145,13 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const deviceGuard = createDeviceGuard(http, devices);
   pushRoutes(http, { push, deviceGuard });
   deviceStreamRoute(http, { push, bus: deps.bus, deviceGuard });
+  qrLoginRoutes(http, { qrLogins, guards });
+  browserSdkRoutes(http);
   const encryptedColumns: EncryptedColumn[] = [
     { table: 'apps', idColumn: 'id', column: 'webhook_secret_enc', context: webhookSecretContext },
     { table: 'factors', idColumn: 'id', column: 'secret_enc', context: totpSecretContext },
+    { table: 'server_secrets', idColumn: 'name', column: 'secret_enc', context: serverSecretContext },
+    { table: 'qr_logins', idColumn: 'id', column: 'private_key_enc', context: loginKeyContext },
   ];
-  return { http, dispatcher, idempotency, challenges, encryptedColumns };
+  return { http, dispatcher, idempotency, challenges, qrLogins, encryptedColumns };
 }

@@ -35,10 +35,10 @@ Example:
     const choices = located.challenge.number_choices;
     let number = picked;
     if (choices && number === undefined) {
-      if (!context.interactive || values.json === true) {
+      if (!context.prompt || values.json === true) {
         throw new AuthenticatorError('number_required', `This challenge needs --number: the number the sign-in screen shows (${choices.join(', ')}).`);
       }
-      number = await askNumber(context, choices);
+      number = await askNumber(context.prompt, context, choices);
     }
     report(context, await sendAnswer(located, { decision: 'approve', ...(number !== undefined ? { number } : {}) }), values.json === true);
   },

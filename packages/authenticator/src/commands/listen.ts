@@ -39,7 +39,7 @@ Example:
 
 /** Runs until interrupted, or until every registration's device was removed. */
 async function listen(registrations: readonly Registration[], context: CommandContext, json: boolean): Promise<void> {
-  const asking = context.interactive && !json;
+  const prompt = json ? undefined : context.prompt;
   const print = (line: string, object: Record<string, unknown>) => context.stdout.write(json ? `${JSON.stringify(object)}\n` : `${line}\n`);
   // Until every stream is ready, what they send waits, so that "listening" comes first.
   let held: Array<() => void> | null = [];
@@ -69,7 +69,7 @@ async function listen(registrations: readonly Registration[], context: CommandCo
         emit(() => {
           if (message.type === 'challenge') {
             print(`challenge ${describeChallenge(message.challenge)}`, { type: 'challenge', device_id: registration.device_id, ...message.challenge });
-            if (asking) asked = asked.then(() => decide(registration, message.challenge, context));
+            if (prompt) asked = asked.then(() => decide(prompt, registration, message.challenge, context));
           } else if (message.type === 'challenge_ended') {
             print(`ended ${message.challenge_id}: ${message.status}`, { type: 'challenge_ended', device_id: registration.device_id, challenge_id: message.challenge_id, status: message.status });
           } else {
@@ -99,11 +99,16 @@ async function listen(registrations: readonly Registration[], context: CommandCo
 }
 
 /** At a terminal: approve, deny or report fraud, and the number when it must be matched. */
-async function decide(registration: Registration, challenge: DeviceChallenge, context: CommandContext): Promise<void> {
-  const answer = (await context.ask(`Approve ${challenge.challenge_id} from ${challenge.app.display_name}? [y]es / [n]o / [f]raud: `)).toLowerCase();
+async function decide(
+  prompt: (question: string) => Promise<string>,
+  registration: Registration,
+  challenge: DeviceChallenge,
+  context: CommandContext,
+): Promise<void> {
+  const answer = (await prompt(`Approve ${challenge.challenge_id} from ${challenge.app.display_name}? [y]es / [n]o / [f]raud: `)).trim().toLowerCase();
   const choice =
     answer.startsWith('y')
-      ? { decision: 'approve' as const, ...(challenge.number_choices ? { number: await askNumber(context, challenge.number_choices) } : {}) }
+      ? { decision: 'approve' as const, ...(challenge.number_choices ? { number: await askNumber(prompt, context, challenge.number_choices) } : {}) }
       : { decision: 'deny' as const, fraud: answer.startsWith('f') };
   try {
     const result = await sendAnswer({ registration, challenge }, choice);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isId, newId } from './ids.ts';
+import { idTimeMs, isId, newId } from './ids.ts';
 
 describe('ids', () => {
   it('are prefixed by kind, unique, and sort by creation time', async () => {
@@ -12,5 +12,12 @@ describe('ids', () => {
     expect(isId('app', first)).toBe(true);
     expect(isId('fac', first)).toBe(false);
     expect(isId('app', 'app_short')).toBe(false);
+  });
+
+  it('carry their creation time', () => {
+    const before = Date.now();
+    const id = newId('qrl');
+    expect(idTimeMs(id)).toBeGreaterThanOrEqual(before);
+    expect(idTimeMs(id)).toBeLessThanOrEqual(Date.now());
   });
 });

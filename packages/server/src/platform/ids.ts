@@ -23,3 +23,10 @@ export function newId(prefix: string): string {
 export function isId(prefix: string, value: string): boolean {
   return value.length === prefix.length + 27 && value.startsWith(`${prefix}_`) && /^[0-9a-z]{26}$/.test(value.slice(-26));
 }
+
+/** The creation time (ms since the epoch) of an id made by `newId`, from its first 48 bits. */
+export function idTimeMs(id: string): number {
+  let value = 0n;
+  for (const char of id.slice(-26)) value = (value << 5n) | BigInt(alphabet.indexOf(char));
+  return Number(value >> 80n);
+}

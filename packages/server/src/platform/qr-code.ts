@@ -1,6 +1,56 @@
+import { crc32, deflateSync } from 'node:zlib';
 import QRCode from 'qrcode';
 
 /** A QR code of `text` as a `data:image/png;base64,…` URL, sized for a phone camera at arm's length. */
 export function qrDataUrl(text: string): Promise<string> {
   return QRCode.toDataURL(text, { errorCorrectionLevel: 'M', margin: 2, width: 264 });
+}
+
+/**
+ * The same for codes made at a high rate (a login QR for every waiting browser, again at each
+ * rotation): a 1-bit grayscale PNG of `scale` pixels per module and the 4-module quiet zone, with a
+ * fixed mask pattern. About 0.6 ms instead of 9 ms: choosing the mask by its penalty score and
+ * `toDataURL`'s RGBA PNG cost the rest. Any mask is valid (ISO/IEC 18004 §7.8); the tests read these
+ * codes with two decoders.
+ */
+export function compactQrDataUrl(text: string, scale = 6): string {
+  const { modules } = QRCode.create(text, { errorCorrectionLevel: 'M', maskPattern: 0 });
+  const quiet = 4;
+  const side = (modules.size + 2 * quiet) * scale;
+  const rowBytes = Math.ceil(side / 8);
+  // Each row: a filter byte (0, none) then the pixels, 1 bit each, 1 = white; a module row is drawn
+  // once and copied `scale` times.
+  const raw = Buffer.alloc((rowBytes + 1) * side, 0);
+  const line = Buffer.alloc(rowBytes + 1);
+  for (let my = -quiet; my < modules.size + quiet; my++) {
+    line.fill(0);
+    for (let x = 0; x < side; x++) {
+      const mx = Math.floor(x / scale) - quiet;
+      const dark = my >= 0 && mx >= 0 && my < modules.size && mx < modules.size && modules.get(my, mx) === 1;
+      if (!dark) line.writeUInt8(line.readUInt8(1 + (x >> 3)) | (0x80 >> (x & 7)), 1 + (x >> 3));
+    }
+    for (let copy = 0; copy < scale; copy++) line.copy(raw, ((my + quiet) * scale + copy) * (rowBytes + 1));
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(side, 0);
+  header.writeUInt32BE(side, 4);
+  header.set([1, 0, 0, 0, 0], 8); // bit depth 1, grayscale, deflate, filter 0, no interlace
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    // Level 1: a quarter of the default's time, and the data URL hardly longer.
+    chunk('IDAT', deflateSync(raw, { level: 1 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+  return `data:image/png;base64,${png.toString('base64')}`;
+}
+
+/** A PNG chunk (PNG §5.3): length, type, data, CRC-32 of type and data. */
+function chunk(type: string, data: Buffer): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
 }

@@ -1,0 +1,200 @@
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateKeyPair } from 'jose';
+import { request } from 'undici';
+import { WebSocket } from 'ws';
+import { encryptProfile, publicJwkOf, signQrLoginProof, type QrLoginClaim } from '@tessera/contracts';
+import { startBaseline, startTessera, type ChildServer } from '../lib/processes.ts';
+import type { Scenario, ScenarioContext } from '../lib/scenario.ts';
+import { createApp, onEachStorage, type Storage } from '../lib/tessera.ts';
+
+// BENCH_QR_SOCKETS (10000) waiting browser sockets; BENCH_QR_LOGINS (300) logins timed one after the other.
+const socketCount = Number(process.env.BENCH_QR_SOCKETS ?? 10_000);
+const loginCount = Number(process.env.BENCH_QR_LOGINS ?? 300);
+const connectConcurrency = 100;
+
+interface Waiting {
+  ws: WebSocket;
+  /** The first message (the QR code, or the bare route's greeting), then a resolver for the next one. */
+  first: Promise<string>;
+  next(): Promise<string>;
+  /** The QR code shown now: the newest message received (codes are replaced every 50 s). */
+  latest(): Promise<string>;
+}
+
+function openSocket(url: string): Promise<Waiting> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const queue: string[] = [];
+  let wake: (() => void) | null = null;
+  ws.on('message', (data) => {
+    queue.push(String(data));
+    wake?.();
+  });
+  const next = async () => {
+    while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return queue.shift() as string;
+  };
+  return new Promise((resolve, reject) => {
+    const latest = async () => (queue.length > 0 ? (queue.splice(0).at(-1) as string) : next());
+    ws.once('open', () => resolve({ ws, first: next(), next, latest }));
+    ws.once('error', reject);
+  });
+}
+
+/** Opens `count` sockets, `connectConcurrency` at a time, each waiting for its first message. */
+async function openMany(url: string, count: number): Promise<Waiting[]> {
+  const sockets: Waiting[] = [];
+  for (let start = 0; start < count; start += connectConcurrency) {
+    const batch = await Promise.all(Array.from({ length: Math.min(connectConcurrency, count - start) }, () => openSocket(url)));
+    await Promise.all(batch.map((socket) => socket.first));
+    sockets.push(...batch);
+  }
+  return sockets;
+}
+
+/** The server's resident memory once it settled (a few samples, a second apart, the lowest). */
+async function settledRss(server: ChildServer): Promise<number> {
+  let lowest = Infinity;
+  for (let i = 0; i < 3; i++) {
+    await sleep(1000);
+    lowest = Math.min(lowest, server.memory().rssBytes);
+  }
+  return lowest;
+}
+
+async function bytesPerSocket(server: ChildServer, url: string, count: number): Promise<{ perSocket: number; perSecond: number; sockets: Waiting[] }> {
+  const before = await settledRss(server);
+  const started = performance.now();
+  const sockets = await openMany(url, count);
+  const perSecond = count / ((performance.now() - started) / 1000);
+  const after = await settledRss(server);
+  return { perSocket: (after - before) / count, perSecond, sockets };
+}
+
+async function post<T>(origin: string, path: string, body: unknown, authorization?: string): Promise<{ status: number; body: T }> {
+  const response = await request(`${origin}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.statusCode, body: (await response.body.json()) as T };
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/** Logs in on `count` of the waiting sockets, one after the other; times each answer → the browser's token. */
+async function timeLogins(tessera: ChildServer, sockets: Waiting[], count: number): Promise<{ answerToToken: number[]; answerHttp: number[]; errors: number }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const identity = { privateKey, publicJwk: await publicJwkOf(publicKey) };
+  const answerToToken: number[] = [];
+  const answerHttp: number[] = [];
+  let errors = 0;
+  for (const socket of sockets.slice(0, count)) {
+    await socket.first;
+    const qr = JSON.parse(await socket.latest()) as { login_id: string; qr_payload: string };
+    const nonce = new URL(qr.qr_payload.replace('tessera://login?', 'http://x/?')).searchParams.get('nonce') as string;
+    const claim = await post<QrLoginClaim>(tessera.origin, '/v1/qr-logins/claim', {
+      qr_payload: qr.qr_payload,
+      proof: await signQrLoginProof(identity, { login_id: qr.login_id, nonce, action: 'claim' }),
+    });
+    if (claim.status !== 200 || JSON.parse(await socket.next()).type !== 'scanned') {
+      errors++;
+      continue;
+    }
+    const profile = await encryptProfile(claim.body.encryption_key, { email: 'bench@example.test' });
+    const proof = await signQrLoginProof(identity, { login_id: qr.login_id, nonce, action: 'approve', fields: ['email'], profile });
+    const started = performance.now();
+    const token = socket.next().then(() => performance.now());
+    const answer = await post(tessera.origin, `/v1/qr-logins/${qr.login_id}/answer`, { proof });
+    answerHttp.push(performance.now() - started);
+    if (answer.status !== 200) {
+      errors++;
+      continue;
+    }
+    answerToToken.push((await token) - started);
+  }
+  return { answerToToken, answerHttp, errors };
+}
+
+async function measureOn(context: ScenarioContext, storage: Storage, count: number): Promise<string> {
+  const adminToken = randomBytes(32).toString('hex');
+  context.progress(`starting Tessera on ${storage.label}`);
+  const tessera = await startTessera({ ...storage.env, TESSERA_ADMIN_TOKEN: adminToken });
+  try {
+    const { appId } = await createApp(tessera, adminToken);
+    await request(`${tessera.origin}/v1/apps/${appId}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ profile_scopes: ['email'] }),
+    }).then((response) => response.body.dump());
+
+    // A fresh baseline child each time: memory freed by closed sockets is not given back at once.
+    context.progress(`${count} sockets to the bare WebSocket route`);
+    const baseline = await startBaseline();
+    const bare = await bytesPerSocket(baseline, `${baseline.origin.replace('http', 'ws')}/bare-ws`, count);
+    for (const socket of bare.sockets) socket.ws.terminate();
+    await baseline.stop();
+
+    context.progress(`${count} waiting QR login sockets to Tessera`);
+    const qr = await bytesPerSocket(tessera, `${tessera.origin.replace('http', 'ws')}/v1/qr-logins/connect?app_id=${appId}`, count);
+    context.progress(`timing ${loginCount} logins with ${count} sockets waiting`);
+    const timed = await timeLogins(tessera, qr.sockets, loginCount);
+    for (const socket of qr.sockets) socket.ws.terminate();
+
+    const sorted = [...timed.answerToToken].sort((a, b) => a - b);
+    const http = [...timed.answerHttp].sort((a, b) => a - b);
+    const kib = (bytes: number) => (bytes / 1024).toFixed(2);
+    return (
+      `| ${storage.label} | ${count.toLocaleString('en-US')} | ${kib(bare.perSocket)} | ${kib(qr.perSocket)} | ${qr.perSecond.toFixed(0)} | ` +
+      `${sorted.length} | ${percentile(sorted, 50).toFixed(2)} | ${percentile(sorted, 99).toFixed(2)} | ` +
+      `${percentile(http, 50).toFixed(2)} / ${percentile(http, 99).toFixed(2)} | ${timed.errors} |`
+    );
+  } finally {
+    await tessera.stop();
+  }
+}
+
+/** How many sockets this process may open: the soft limit on file descriptors, less a margin. */
+function socketBudget(): number {
+  const limit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+  return Number.isFinite(limit) ? Math.min(socketCount, limit - 500) : socketCount;
+}
+
+export const qrLogin: Scenario = {
+  name: 'qr-login',
+  title: 'QR login: waiting browser sockets, and the time from the answer to the token',
+  about:
+    'Per storage: first the **baseline**, sockets opened to a bare `@fastify/websocket` route (same plugin and options as Tessera, ' +
+    'one small message sent on connect) in the baseline child, then the same number of browser sockets to ' +
+    '`GET /v1/qr-logins/connect?app_id=…`, each waiting for its first `qr` message (a signed payload and its QR code, ' +
+    '`compactQrDataUrl`). **bytes per socket** = the child\'s settled RSS after − before (lowest of 3 samples 1 s apart) ÷ sockets. ' +
+    'A waiting socket costs no database row and no timer of its own: one `Session` object, one map entry, the socket. ' +
+    'Then, with all of them still open, logins one after the other on some of them: claim (not timed), then the answer ' +
+    '(approve with an encrypted email) is sent and the clock runs until that browser socket receives `approved` with its token ' +
+    '(**answer → token**); the answer\'s own HTTP round trip is shown too. Work per answer: verify the ES256 proof, remember its ' +
+    'jti, one transaction (`SELECT … FOR UPDATE`, open the sealed login key and decrypt the JWE to check it, `UPDATE`, the linked ' +
+    'user and device lookups, the outbox `INSERT`), then one bus publish that the socket\'s instance turns into the message. ' +
+    'Client (the `ws` package) and server on one machine; the client limits its sockets to `ulimit -n` − 500.',
+  async run(context) {
+    const count = socketBudget();
+    const notes: string[] = [];
+    if (count < socketCount) notes.push(`Only ${count} sockets: the file descriptor limit (ulimit -n) is too low for ${socketCount}.`);
+    const lines: string[] = [];
+    const loadAtStart = os.loadavg()[0] ?? NaN;
+    const result = await onEachStorage(context, async (storage) => {
+      lines.push(await measureOn(context, storage, count));
+      return [];
+    });
+    notes.push(...result.notes);
+    const table = [
+      '| storage | waiting sockets | bare ws route KiB/socket (baseline) | QR login KiB/socket | sockets opened/s | logins timed | answer → token p50 ms | p99 ms | answer HTTP p50 / p99 ms | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...lines,
+    ].join('\n');
+    const load = `Load average (1 min) at start / end: ${loadAtStart.toFixed(1)} / ${(os.loadavg()[0] ?? NaN).toFixed(1)} on ${os.availableParallelism()} cores: well above the core count, other work shared the CPU and the p99 counts its waits.`;
+    return { rows: [], notes: [table, 'Targets: under 10 KB per waiting socket; answer → token p99 under 20 ms on loopback.', load, ...notes] };
+  },
+};

@@ -1,0 +1,154 @@
+import type { QrLoginServerMessage } from '@tessera/contracts';
+
+/** What the widget shows; `onStatus` hears each change. */
+export type QrLoginStatus = 'connecting' | 'waiting' | 'scanned' | 'approved' | 'denied' | 'expired' | 'reconnecting';
+
+export interface QrLoginToken {
+  /** One-time, valid 2 minutes: hand it to your backend, which verifies it (`POST /v1/qr-logins/verify`). */
+  loginToken: string;
+  /** The consented profile, encrypted: only Tessera can open it, at verification. */
+  encryptedProfile?: string;
+}
+
+export interface QrLoginOptions {
+  /** The Tessera server's base URL, e.g. `https://tessera.example.com`. */
+  server: string;
+  appId: string;
+  /** Where the widget goes: an element, or a CSS selector. */
+  container: HTMLElement | string;
+  onToken(token: QrLoginToken): void;
+  onStatus?(status: QrLoginStatus): void;
+  /** Replaces the status texts (to translate them, say). */
+  texts?: Partial<Record<QrLoginStatus, string>>;
+}
+
+export interface QrLoginHandle {
+  /** Removes the widget and closes its socket. */
+  close(): void;
+}
+
+const defaultTexts: Record<QrLoginStatus, string> = {
+  connecting: 'Preparing a sign-in code…',
+  waiting: 'Scan this code with your Tessera authenticator to sign in.',
+  scanned: 'Code scanned. Approve the sign-in on your device.',
+  approved: 'Approved. Signing you in…',
+  denied: 'The sign-in was declined on the device.',
+  expired: 'This code has expired.',
+  reconnecting: 'Connection lost. Reconnecting…',
+};
+
+const maxRetryDelayMs = 15_000;
+
+/**
+ * QR login in a page: opens the socket, shows each QR code the server sends (it replaces them before
+ * they expire), follows the scan and the answer, reconnects after a network drop, and hands the login
+ * token to `onToken`. The code is an <img> with alt text; the status line is an aria-live region.
+ */
+export function qrLogin(options: QrLoginOptions): QrLoginHandle {
+  const container = typeof options.container === 'string' ? document.querySelector<HTMLElement>(options.container) : options.container;
+  if (!container) throw new TypeError(`qrLogin: no element matches ${String(options.container)}`);
+  const texts = { ...defaultTexts, ...options.texts };
+  const view = render(container);
+  let socket: WebSocket | null = null;
+  let finished = false;
+  let closed = false;
+  let retries = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  const show = (status: QrLoginStatus) => {
+    view.root.dataset.status = status;
+    view.status.textContent = texts[status];
+    view.image.hidden = status !== 'waiting';
+    view.again.hidden = status !== 'denied' && status !== 'expired';
+    options.onStatus?.(status);
+  };
+
+  const onMessage = (event: MessageEvent) => {
+    let message: QrLoginServerMessage;
+    try {
+      message = JSON.parse(String(event.data)) as QrLoginServerMessage;
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case 'qr':
+        retries = 0;
+        view.image.src = message.qr_data_url;
+        view.root.dataset.loginId = message.login_id;
+        show('waiting');
+        return;
+      case 'scanned':
+        show('scanned');
+        return;
+      case 'approved':
+        finished = true;
+        show('approved');
+        options.onToken(
+          message.encrypted_profile === undefined
+            ? { loginToken: message.login_token }
+            : { loginToken: message.login_token, encryptedProfile: message.encrypted_profile },
+        );
+        return;
+      case 'denied':
+      case 'expired':
+        finished = true;
+        show(message.type);
+        return;
+    }
+  };
+
+  const connect = () => {
+    finished = false;
+    const url = new URL('v1/qr-logins/connect', options.server.replace(/\/*$/, '/'));
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.searchParams.set('app_id', options.appId);
+    const ws = new WebSocket(url);
+    socket = ws;
+    ws.addEventListener('message', onMessage);
+    ws.addEventListener('close', () => {
+      if (socket !== ws || closed || finished) return;
+      // A dropped network, a restarted server: try again, waiting longer each time.
+      show('reconnecting');
+      const delay = Math.min(maxRetryDelayMs, 500 * 2 ** retries++);
+      retryTimer = setTimeout(connect, delay);
+    });
+  };
+
+  view.again.addEventListener('click', () => {
+    show('connecting');
+    connect();
+  });
+  show('connecting');
+  connect();
+
+  return {
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      socket?.close(1000);
+      view.root.remove();
+    },
+  };
+}
+
+function render(container: HTMLElement) {
+  const root = document.createElement('div');
+  root.className = 'tessera-qr-login';
+  const image = document.createElement('img');
+  image.alt = 'QR code: scan it with your Tessera authenticator to sign in';
+  image.width = 264;
+  image.height = 264;
+  // The code is drawn with few pixels per module: scaled up, it must stay sharp.
+  image.style.imageRendering = 'pixelated';
+  image.hidden = true;
+  const status = document.createElement('p');
+  status.setAttribute('role', 'status');
+  status.setAttribute('aria-live', 'polite');
+  const again = document.createElement('button');
+  again.type = 'button';
+  again.textContent = 'Show a new code';
+  again.hidden = true;
+  root.append(image, status, again);
+  container.append(root);
+  return { root, image, status, again };
+}

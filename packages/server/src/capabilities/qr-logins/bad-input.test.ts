@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { qrSocketUnexpectedMessageCode } from '@tessera/contracts';
+import { databaseKinds, startTestServer, type TestServer } from '../../../test/harness.ts';
+import { client, type Client } from '../../../test/http.ts';
+import { BrowserSocket, expectError, newIdentity, qrAuthenticator } from '../../../test/qr-login.ts';
+
+const paramsOf = (payload: string) => new URL(payload.replace('tessera://login?', 'http://x/?')).searchParams;
+
+describe.each(databaseKinds())('bad input to QR login on %s', (kind) => {
+  let server: TestServer & { stop(): Promise<void> };
+  let api: Client;
+  let appId: string;
+  let anonymous: Client;
+  const rows = async () => (await server.db.query<{ status: string }>('SELECT status FROM qr_logins ORDER BY id')).map((row) => row.status);
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    const admin = client(server.url);
+    const created = await admin.post('/v1/apps', { name: 'Shop', profile_scopes: ['email'], allowed_origins: [] });
+    appId = created.body.app_id;
+    api = client(server.url, { app: created.body });
+    anonymous = client(server.url, null);
+  });
+  afterAll(() => server?.stop());
+
+  it('refuses forged, altered and made-up QR payloads, and changes nothing', async () => {
+    const identity = await newIdentity();
+    const authenticator = qrAuthenticator(server.url, identity);
+    const browser = await BrowserSocket.open(server.url, appId);
+    const payload = await browser.qrPayload();
+    const before = await rows();
+    const params = paramsOf(payload);
+    const altered = [
+      payload.replace(`app_id=${appId}`, `app_id=${appId.slice(0, -1)}${appId.endsWith('0') ? '1' : '0'}`),
+      payload.replace(/nonce=[\w-]/, (match) => (match.endsWith('A') ? match.slice(0, -1) + 'B' : match.slice(0, -1) + 'A')),
+      payload.replace(/sig=[\w-]+/, 'sig=AAAAAAAAAAAAAAAAAAAAAA'),
+      payload.replace('server=', 'server=https%3A%2F%2Fevil.example'),
+      `${payload}&extra=1`,
+      `tessera://login?server=x&app_id=${appId}&login_id=${params.get('login_id')}&nonce=${params.get('nonce')}`,
+      'not a uri',
+    ];
+    for (const qr of altered) {
+      const proof = await authenticator.sign({ login_id: params.get('login_id') as string, nonce: params.get('nonce') as string, action: 'claim' });
+      expectError(await anonymous.post('/v1/qr-logins/claim', { qr_payload: qr, proof }), 400, 'qr_payload_invalid');
+    }
+    expect(await rows()).toEqual(before);
+    expect(browser.messages.map((message) => message.type)).toEqual(['qr']);
+  });
+
+  it('refuses a second claim, answers by another identity, bad signatures, replays and proofs for another code', async () => {
+    const identity = await newIdentity();
+    const intruder = await newIdentity('EdDSA');
+    const authenticator = qrAuthenticator(server.url, identity);
+    const other = qrAuthenticator(server.url, intruder);
+    const browser = await BrowserSocket.open(server.url, appId);
+    const payload = await browser.qrPayload();
+    const params = paramsOf(payload);
+    const loginId = params.get('login_id') as string;
+    const nonce = params.get('nonce') as string;
+
+    // A proof for another nonce, or another action, does not claim.
+    expectError(await authenticator.claim(payload, { proof: await authenticator.sign({ login_id: loginId, nonce: 'x'.repeat(22), action: 'claim' }) }), 400, 'qr_login_proof_malformed');
+    expectError(await authenticator.claim(payload, { proof: await authenticator.sign({ login_id: loginId, nonce, action: 'deny' }) }), 400, 'qr_login_proof_malformed');
+    // Signed by another key than the one in its header.
+    const claimProof = await authenticator.sign({ login_id: loginId, nonce, action: 'claim' });
+    const [header, body] = claimProof.split('.');
+    const foreign = (await other.sign({ login_id: loginId, nonce, action: 'claim' })).split('.')[2];
+    expectError(await authenticator.claim(payload, { proof: `${header}.${body}.${foreign}` }), 422, 'qr_login_signature_invalid');
+    // Too old a signature.
+    const stale = await authenticator.sign({ login_id: loginId, nonce, action: 'claim', signed_at: new Date(Date.now() - 5 * 60_000).toISOString() });
+    expectError(await authenticator.claim(payload, { proof: stale }), 422, 'qr_login_proof_stale');
+    expectError(await authenticator.claim(payload, { proof: 'garbage' }), 400, 'qr_login_proof_malformed');
+    expect(await rows()).not.toContain('claimed');
+
+    const claim = await authenticator.claim(payload, { proof: claimProof });
+    expect(claim.status).toBe(200);
+    // The same proof again, and a second device.
+    expectError(await authenticator.claim(payload, { proof: claimProof }), 409, 'qr_login_proof_replayed');
+    expectError(await other.claim(payload), 409, 'qr_login_already_claimed');
+
+    // Answers: another identity, a made-up login, a wrong nonce, a profile that is not what was consented.
+    expectError(await other.approve(claim.body, payload, { email: 'x@example.test' }), 403, 'qr_login_wrong_identity');
+    expectError(await authenticator.answerWith('qrl_00000000000000000000000000', await authenticator.sign({ login_id: 'qrl_00000000000000000000000000', nonce, action: 'deny' })), 404, 'qr_login_not_found');
+    expectError(await authenticator.answerWith(loginId, await authenticator.sign({ login_id: loginId, nonce: 'y'.repeat(22), action: 'deny' })), 400, 'qr_login_proof_malformed');
+    expectError(await authenticator.approve(claim.body, payload, { first_name: 'Ada' }), 400, 'validation_failed');
+    const jweForOtherFields = await authenticator.sign({ login_id: loginId, nonce, action: 'approve', fields: ['email'], profile: 'a.b.c.d.e' });
+    expectError(await authenticator.answerWith(loginId, jweForOtherFields), 400, 'qr_login_profile_invalid');
+    expect(browser.messages.map((message) => message.type)).toEqual(['qr', 'scanned']);
+    expect(await rows()).toContain('claimed');
+
+    // The genuine answer still works once; replaying it is refused.
+    const approve = await authenticator.sign({ login_id: loginId, nonce, action: 'approve', fields: [] });
+    expect((await authenticator.answerWith(loginId, approve)).body).toEqual({ status: 'approved' });
+    expectError(await authenticator.answerWith(loginId, approve), 409, 'qr_login_proof_replayed');
+    await browser.next('approved');
+  });
+
+  it('refuses made-up and malformed login tokens and calls without app credentials', async () => {
+    expectError(await api.post('/v1/qr-logins/verify', { login_token: 'qlt_made-up' }), 404, 'login_token_invalid');
+    expectError(await api.post('/v1/qr-logins/verify', { login_token: '' }), 400, 'validation_failed');
+    expectError(await api.post('/v1/qr-logins/verify', { login_token: 'x', extra: 1 }), 400, 'validation_failed');
+    expectError(await anonymous.post('/v1/qr-logins/verify', { login_token: 'qlt_x' }), 401, 'unauthorized');
+    expectError(await api.post('/v1/qr-logins/links', { identity_id: 'idn_nope', user_id: 'u' }), 400, 'validation_failed');
+  });
+
+  it('refuses sockets for unknown or inactive apps and from origins the app does not allow', async () => {
+    await expect(BrowserSocket.open(server.url, 'app_00000000000000000000000000')).rejects.toThrow('upgrade refused: 404');
+    await expect(BrowserSocket.open(server.url, 'x'.repeat(100))).rejects.toThrow('upgrade refused: 400');
+    const admin = client(server.url);
+    const strict = await admin.post('/v1/apps', { name: 'Strict', allowed_origins: ['https://shop.example'] });
+    await expect(BrowserSocket.open(server.url, strict.body.app_id, { origin: 'https://evil.example' })).rejects.toThrow('upgrade refused: 403');
+    await expect(BrowserSocket.open(server.url, strict.body.app_id)).rejects.toThrow('upgrade refused: 403');
+    const allowed = await BrowserSocket.open(server.url, strict.body.app_id, { origin: 'https://shop.example' });
+    await allowed.next('qr');
+    allowed.ws.close();
+    await admin.patch(`/v1/apps/${strict.body.app_id}`, { active: false });
+    await expect(BrowserSocket.open(server.url, strict.body.app_id, { origin: 'https://shop.example' })).rejects.toThrow('upgrade refused: 403');
+  });
+
+  it('closes a socket that sends anything, with a close code that says so, and stays healthy', async () => {
+    const browser = await BrowserSocket.open(server.url, appId);
+    await browser.next('qr');
+    browser.ws.send('{"type":"approved","login_token":"please"}');
+    expect(await browser.closed).toEqual({ code: qrSocketUnexpectedMessageCode, reason: 'the browser socket only receives' });
+    const huge = await BrowserSocket.open(server.url, appId);
+    huge.ws.send(Buffer.alloc(100 * 1024));
+    expect((await huge.closed).code).toBe(1009); // over the 64 KB message limit
+    const raw = new WebSocket(`${server.url.replace('http', 'ws')}/v1/qr-logins/connect?app_id=${appId}`);
+    await new Promise((resolve) => raw.once('open', resolve));
+    (raw as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    await new Promise((resolve) => raw.once('close', resolve));
+    expect((await anonymous.get('/healthz')).status).toBe(200);
+    expect((await BrowserSocket.open(server.url, appId).then((socket) => socket.next('qr'))).type).toBe('qr');
+  });
+});

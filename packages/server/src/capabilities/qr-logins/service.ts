@@ -1,0 +1,260 @@
+import {
+  profileFields,
+  type App,
+  type ProfileField,
+  type QrLoginClaim,
+  type QrLoginClaimRequest,
+  type QrLoginServerMessage,
+  type QrLoginVerification,
+} from '@tessera/contracts';
+import type { RealtimeBus } from '../../platform/bus/bus.ts';
+import type { Database } from '../../platform/database/database.ts';
+import { ApiError } from '../../platform/http/api-error.ts';
+import { isId, newId } from '../../platform/ids.ts';
+import type { Keyring } from '../../platform/keyring.ts';
+import type { NonceStore } from '../../platform/nonce-store.ts';
+import { compactQrDataUrl } from '../../platform/qr-code.ts';
+import { randomToken, sha256 } from '../../platform/secrets.ts';
+import type { AppService } from '../apps/service.ts';
+import type { UserService } from '../users/service.ts';
+import type { Outbox } from '../webhooks/outbox.ts';
+import { LoginProofError, verifyLoginProof, type VerifiedLoginProof } from './login-proof.ts';
+import { pairwiseIdentityId } from './pairwise.ts';
+import { decryptProfile, newLoginKey, ProfileError } from './profile-crypto.ts';
+import { qrExpiresAtMs, signQrPayload, verifyQrPayload } from './qr-payload.ts';
+import { QrSocketHub, type HubOptions, type IssuedQr } from './socket-hub.ts';
+import { QrLoginStore } from './store.ts';
+
+export interface QrLoginOptions {
+  /** How long a QR code is accepted (60 s); the browser gets a new one `hub.rotateLeadMs` before. */
+  qrTtlSeconds: number;
+  /** How long the person has to answer after the scan (120 s). */
+  answerSeconds: number;
+  /** How long a login token verifies (120 s). */
+  tokenSeconds: number;
+  /** How far a proof's signed_at may be from the server's clock (60 s). */
+  proofSkewMs: number;
+  hub: HubOptions;
+}
+
+export const defaultQrLoginOptions: QrLoginOptions = {
+  qrTtlSeconds: 60,
+  answerSeconds: 120,
+  tokenSeconds: 120,
+  proofSkewMs: 60_000,
+  hub: { rotateLeadMs: 10_000, sessionMs: 600_000, pingIntervalMs: 30_000, maxBufferedBytes: 256 * 1024, locateTimeoutMs: 2_000 },
+};
+
+export interface QrLoginDeps {
+  db: Database;
+  bus: RealtimeBus;
+  keyring: Keyring;
+  nonces: NonceStore;
+  apps: AppService;
+  users: UserService;
+  outbox: Outbox;
+  publicUrl: string;
+  /** The QR payload signing key and the pairwise identity key (server-secrets.ts). */
+  keys: { qrSigning: Buffer; pairwise: Buffer };
+  onError: (error: unknown) => void;
+}
+
+const maxUserAgentLength = 512;
+
+/**
+ * QR login: a waiting browser holds a server-signed QR code and no database row; the authenticator
+ * that scans it claims it (a row, a key made for this login), then approves or denies with its
+ * identity key; the browser receives a one-time token that the app's backend verifies once, which
+ * opens the profile and deletes the key.
+ */
+export class QrLoginService {
+  readonly hub: QrSocketHub;
+  readonly #store: QrLoginStore;
+  readonly #options: QrLoginOptions;
+
+  constructor(
+    private readonly deps: QrLoginDeps,
+    options: Partial<QrLoginOptions> = {},
+  ) {
+    this.#store = new QrLoginStore(deps.db);
+    this.#options = { ...defaultQrLoginOptions, ...options, hub: { ...defaultQrLoginOptions.hub, ...options.hub } };
+    this.hub = new QrSocketHub(deps.bus, (appId) => this.#issueQr(appId), this.#options.hub, deps.onError);
+  }
+
+  /** Checks that this app's browsers may open a socket from this origin (before the upgrade). */
+  async checkBrowser(appId: string, origin: string | undefined): Promise<void> {
+    const app = await this.#activeApp(appId);
+    if (app.allowed_origins.length > 0 && (origin === undefined || !app.allowed_origins.includes(origin))) {
+      throw new ApiError('origin_not_allowed', `The origin ${origin ?? '(none)'} may not use QR login for this app.`);
+    }
+  }
+
+  attachBrowser(ws: Parameters<QrSocketHub['attach']>[0], appId: string, ip: string, userAgent: string | undefined): void {
+    this.hub.attach(ws, appId, ip, (userAgent ?? '').slice(0, maxUserAgentLength));
+  }
+
+  /**
+   * The authenticator scanned a code: checks the code and the proof, asks the browser's instance where
+   * the browser is, and records the claim. A second claim of the same code is refused.
+   */
+  async claim(request: QrLoginClaimRequest): Promise<QrLoginClaim> {
+    const payload = verifyQrPayload(this.deps.keys.qrSigning, request.qr_payload);
+    if (!payload) throw new ApiError('qr_payload_invalid');
+    if (Date.now() >= qrExpiresAtMs(payload.loginId, this.#options.qrTtlSeconds * 1000)) throw new ApiError('qr_login_expired');
+    const { proof, thumbprint } = await this.#verifyProof(request.proof, payload.loginId, payload.nonce, ['claim']);
+    const app = await this.#activeApp(payload.appId);
+    const browser = await this.hub.locate(payload.loginId);
+    if (!browser) throw new ApiError('qr_login_expired', 'The page that showed this QR code has replaced it or is gone: scan the new one.');
+    const key = await newLoginKey(this.deps.keyring, payload.loginId);
+    const requestedFields = app.profile_scopes.filter((scope): scope is ProfileField => profileFields.includes(scope as ProfileField));
+    const expiresAt = await this.#store.insertClaim({
+      id: payload.loginId,
+      nonce: payload.nonce,
+      appId: app.app_id,
+      thumbprint,
+      identityId: pairwiseIdentityId(this.deps.keys.pairwise, app.app_id, thumbprint),
+      requestedFields,
+      sealedPrivateKey: key.sealedPrivateKey,
+      browser,
+      answerSeconds: this.#options.answerSeconds,
+    });
+    if (!expiresAt) throw new ApiError('qr_login_already_claimed');
+    this.hub.publish({ type: 'scanned', login_id: proof.login_id, answer_until_ms: expiresAt.getTime() });
+    return {
+      login_id: payload.loginId,
+      app: { app_id: app.app_id, display_name: displayNameOf(app), logo: app.branding.logo },
+      requested_fields: requestedFields,
+      browser,
+      encryption_key: key.publicJwk,
+      expires_at: expiresAt.toISOString(),
+    };
+  }
+
+  /**
+   * The claimer's approve or deny. One transaction under the login's lock: the state check, the token
+   * (approve), the event; the browser and the device hear of it after the commit.
+   */
+  async answer(loginId: string, proofJws: unknown): Promise<{ status: 'approved' | 'denied' }> {
+    if (!isId('qrl', loginId)) throw new ApiError('qr_login_not_found');
+    const verified = await this.#verifyProof(proofJws, loginId, null, ['approve', 'deny']);
+    const { proof } = verified;
+    const token = randomToken('qlt_');
+    const outcome = await this.deps.db.transaction(async () => {
+      const login = await this.#store.lock(loginId);
+      if (!login) throw new ApiError('qr_login_not_found');
+      if (login.status === 'expired' || (login.status === 'claimed' && login.expired)) throw new ApiError('qr_login_expired');
+      if (login.status !== 'claimed') throw new ApiError('qr_login_not_pending', undefined, { details: { status: login.status } });
+      if (login.identity_thumbprint !== verified.thumbprint) throw new ApiError('qr_login_wrong_identity');
+      if (proof.nonce !== login.nonce) throw new ApiError('qr_login_proof_malformed', 'The proof is signed for another QR code.');
+      if (proof.action === 'deny') {
+        await this.#store.deny(loginId);
+        return { status: 'denied' as const, message: { type: 'denied' } as const };
+      }
+      const fields = proof.fields ?? [];
+      const notRequested = fields.find((field) => !login.requested_fields.includes(field));
+      if (notRequested) throw ApiError.invalid('proof.fields', `${notRequested} was not requested by this app`);
+      if (proof.profile !== undefined) {
+        try {
+          await decryptProfile(this.deps.keyring, loginId, login.private_key_enc as string, proof.profile, fields);
+        } catch (error) {
+          if (error instanceof ProfileError) throw new ApiError('qr_login_profile_invalid', `The encrypted profile is refused: ${error.message}.`);
+          throw error;
+        }
+      }
+      await this.#store.approve(loginId, sha256(token), fields, proof.profile ?? null, this.#options.tokenSeconds);
+      const app = await this.deps.apps.get(login.app_id);
+      const userId = await this.#store.linkedUser(login.app_id, login.identity_id, login.identity_thumbprint);
+      const approvedAt = new Date().toISOString();
+      await this.deps.outbox.enqueue(login.app_id, 'qr_login.approved', {
+        login_id: loginId,
+        identity_id: login.identity_id,
+        user_id: userId,
+        approved_at: approvedAt,
+      });
+      const deviceId = await this.#store.newestDevice(login.app_id, login.identity_thumbprint);
+      const message: QrLoginServerMessage = { type: 'approved', login_token: token };
+      if (proof.profile !== undefined) message.encrypted_profile = proof.profile;
+      const notification = { kind: 'login', app_id: app.app_id, app_name: displayNameOf(app), at: approvedAt, ip: login.browser_ip, user_agent: login.browser_user_agent };
+      return { status: 'approved' as const, message, deviceId, notification };
+    });
+    this.hub.publish({ ...outcome.message, login_id: loginId });
+    if ('deviceId' in outcome && outcome.deviceId) {
+      this.deps.bus.publish(`device:${outcome.deviceId}`, { type: 'notification', notification: outcome.notification }).catch(this.deps.onError);
+    }
+    return { status: outcome.status };
+  }
+
+  /** Uses a login token up (once, by its app, in time): the pairwise id, the linked user, the consented profile. */
+  async verify(appId: string, token: string): Promise<QrLoginVerification> {
+    const redeemed = await this.#store.redeemToken(sha256(token), appId);
+    if (typeof redeemed === 'string') throw new ApiError(`login_token_${redeemed}`);
+    const app = await this.deps.apps.get(appId);
+    const consented = (redeemed.consented_fields ?? []).filter((field) => app.profile_scopes.includes(field));
+    const profile =
+      redeemed.encrypted_profile && redeemed.private_key_enc
+        ? await decryptProfile(this.deps.keyring, redeemed.id, redeemed.private_key_enc, redeemed.encrypted_profile, redeemed.consented_fields ?? [])
+        : {};
+    // Scopes the app narrowed since the approval are left out.
+    for (const field of profileFields) if (!consented.includes(field)) delete profile[field];
+    const userId = await this.#store.linkedUser(appId, redeemed.identity_id, redeemed.identity_thumbprint);
+    return { identity_id: redeemed.identity_id, user_id: userId, profile };
+  }
+
+  /** Onboarding: links an identity the app verified to one of its users (created on first use). */
+  async link(appId: string, identityId: string, userId: string): Promise<{ identity_id: string; user_id: string }> {
+    if (!isId('idn', identityId)) throw ApiError.invalid('identity_id', 'must be an identity_id from a verified QR login');
+    const linked = await this.deps.db.transaction(async () => {
+      await this.deps.users.upsert(appId, userId, {});
+      return this.#store.link(appId, identityId, userId);
+    });
+    if (linked !== userId) throw new ApiError('identity_already_linked', undefined, { details: { user_id: linked } });
+    return { identity_id: identityId, user_id: userId };
+  }
+
+  expireDue(): Promise<number> {
+    return this.#store.expireDue();
+  }
+
+  #issueQr(appId: string): IssuedQr {
+    const loginId = newId('qrl');
+    const { uri } = signQrPayload(this.deps.keys.qrSigning, { server: this.deps.publicUrl, appId, loginId });
+    const expiresAtMs = qrExpiresAtMs(loginId, this.#options.qrTtlSeconds * 1000);
+    const message: QrLoginServerMessage = {
+      type: 'qr',
+      login_id: loginId,
+      qr_payload: uri,
+      qr_data_url: compactQrDataUrl(uri),
+      expires_at: new Date(expiresAtMs).toISOString(),
+    };
+    return { loginId, expiresAtMs, message: JSON.stringify(message) };
+  }
+
+  async #verifyProof(jws: unknown, loginId: string, nonce: string | null, actions: string[]): Promise<VerifiedLoginProof> {
+    let verified: VerifiedLoginProof;
+    try {
+      verified = await verifyLoginProof(jws, { nowMs: Date.now(), maxSkewMs: this.#options.proofSkewMs });
+    } catch (error) {
+      if (error instanceof LoginProofError) throw new ApiError(error.code, error.message);
+      throw error;
+    }
+    const { proof, thumbprint } = verified;
+    if (proof.login_id !== loginId || (nonce !== null && proof.nonce !== nonce)) {
+      throw new ApiError('qr_login_proof_malformed', 'The proof is signed for another QR code.');
+    }
+    if (!actions.includes(proof.action)) throw new ApiError('qr_login_proof_malformed', `The proof's action must be ${actions.join(' or ')} here.`);
+    // Remembered for as long as the proof could pass the clock check.
+    const ttlMs = Date.parse(proof.signed_at) + this.#options.proofSkewMs - Date.now() + 1_000;
+    if (!(await this.deps.nonces.claim(`qr-login:${thumbprint}:${proof.jti}`, ttlMs))) throw new ApiError('qr_login_proof_replayed');
+    return verified;
+  }
+
+  async #activeApp(appId: string): Promise<App> {
+    const app = await this.deps.apps.get(appId);
+    if (!app.active) throw new ApiError('app_inactive');
+    return app;
+  }
+}
+
+function displayNameOf(app: App): string {
+  return app.branding.display_name ?? app.issuer_name ?? app.name;
+}

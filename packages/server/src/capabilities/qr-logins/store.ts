@@ -1,0 +1,160 @@
+import type { ProfileField, QrLoginBrowser } from '@tessera/contracts';
+import type { Database } from '../../platform/database/database.ts';
+
+export type QrLoginStatus = 'claimed' | 'approved' | 'denied' | 'verified' | 'expired';
+
+export interface QrLoginRecord {
+  id: string;
+  nonce: string;
+  app_id: string;
+  status: QrLoginStatus;
+  identity_thumbprint: string;
+  identity_id: string;
+  requested_fields: ProfileField[];
+  consented_fields: ProfileField[] | null;
+  private_key_enc: string | null;
+  encrypted_profile: string | null;
+  browser_ip: string;
+  browser_user_agent: string;
+  expires_at: Date;
+}
+
+/** Why a login token was refused. */
+export type TokenRefusal = 'invalid' | 'used' | 'expired';
+
+export class QrLoginStore {
+  constructor(private readonly db: Database) {}
+
+  /** Records the claim; false when the login was already claimed (by anyone). */
+  async insertClaim(claim: {
+    id: string;
+    nonce: string;
+    appId: string;
+    thumbprint: string;
+    identityId: string;
+    requestedFields: ProfileField[];
+    sealedPrivateKey: string;
+    browser: QrLoginBrowser;
+    answerSeconds: number;
+  }): Promise<Date | null> {
+    const [row] = await this.db.query<{ expires_at: Date }>(
+      `INSERT INTO qr_logins (id, nonce, app_id, status, identity_thumbprint, identity_id, requested_fields, private_key_enc,
+         browser_ip, browser_user_agent, expires_at)
+       VALUES ($1, $2, $3, 'claimed', $4, $5, $6, $7, $8, $9, now() + $10 * interval '1 millisecond')
+       ON CONFLICT (id) DO NOTHING RETURNING expires_at`,
+      [
+        claim.id,
+        claim.nonce,
+        claim.appId,
+        claim.thumbprint,
+        claim.identityId,
+        claim.requestedFields,
+        claim.sealedPrivateKey,
+        claim.browser.ip,
+        claim.browser.user_agent,
+        claim.answerSeconds * 1000,
+      ],
+    );
+    return row?.expires_at ?? null;
+  }
+
+  /** The login under its row lock, with whether it has expired by the database's clock. */
+  async lock(id: string): Promise<(QrLoginRecord & { expired: boolean }) | null> {
+    const [row] = await this.db.query<QrLoginRecord & { expired: boolean }>(
+      'SELECT *, expires_at <= now() AS expired FROM qr_logins WHERE id = $1 FOR UPDATE',
+      [id],
+    );
+    return row ?? null;
+  }
+
+  async deny(id: string): Promise<void> {
+    await this.db.query(
+      `UPDATE qr_logins SET status = 'denied', answered_at = now(), private_key_enc = NULL WHERE id = $1`,
+      [id],
+    );
+  }
+
+  /** Approves: the token (hashed) is valid for `tokenSeconds` from now. */
+  async approve(id: string, tokenHash: Buffer, consented: ProfileField[], encryptedProfile: string | null, tokenSeconds: number): Promise<void> {
+    await this.db.query(
+      `UPDATE qr_logins SET status = 'approved', answered_at = now(), token_hash = $2, consented_fields = $3,
+         encrypted_profile = $4, expires_at = now() + $5 * interval '1 millisecond'
+       WHERE id = $1`,
+      [id, tokenHash, consented, encryptedProfile, tokenSeconds * 1000],
+    );
+  }
+
+  /**
+   * Uses the token up, once: one statement that marks the login verified and deletes its key and JWE,
+   * answering what they were. Of concurrent verifications one gets the row; the others wait for its
+   * lock, then find it verified.
+   */
+  async redeemToken(
+    tokenHash: Buffer,
+    appId: string,
+  ): Promise<Pick<QrLoginRecord, 'id' | 'identity_thumbprint' | 'identity_id' | 'consented_fields' | 'private_key_enc' | 'encrypted_profile'> | TokenRefusal> {
+    const [row] = await this.db.query<QrLoginRecord>(
+      `UPDATE qr_logins q SET status = 'verified', verified_at = now(), private_key_enc = NULL, encrypted_profile = NULL
+       FROM (SELECT id, private_key_enc, encrypted_profile FROM qr_logins
+             WHERE token_hash = $1 AND app_id = $2 AND status = 'approved' AND expires_at > now() FOR UPDATE) old
+       WHERE q.id = old.id
+       RETURNING q.id, q.identity_thumbprint, q.identity_id, q.consented_fields, old.private_key_enc, old.encrypted_profile`,
+      [tokenHash, appId],
+    );
+    if (row) return row;
+    const [state] = await this.db.query<{ status: QrLoginStatus }>(
+      'SELECT status FROM qr_logins WHERE token_hash = $1 AND app_id = $2',
+      [tokenHash, appId],
+    );
+    if (!state) return 'invalid';
+    return state.status === 'verified' ? 'used' : 'expired';
+  }
+
+  /**
+   * Ends open logins whose time is up (deleting their keys and JWEs) and forgets logins older than a day;
+   * answers how many ended.
+   */
+  async expireDue(): Promise<number> {
+    const ended = await this.db.query(
+      `UPDATE qr_logins SET status = 'expired', private_key_enc = NULL, encrypted_profile = NULL
+       WHERE status IN ('claimed', 'approved') AND expires_at <= now() RETURNING id`,
+    );
+    await this.db.query(`DELETE FROM qr_logins WHERE created_at < now() - interval '1 day'`);
+    return ended.length;
+  }
+
+  /** The app's user for this identity: its own link first, else the user of the newest device the identity registered. */
+  async linkedUser(appId: string, identityId: string, thumbprint: string): Promise<string | null> {
+    const [row] = await this.db.query<{ user_id: string }>(
+      `SELECT user_id FROM (
+         SELECT user_id, 0 AS rank, created_at FROM identity_links WHERE app_id = $1 AND identity_id = $2
+         UNION ALL
+         SELECT user_id, 1, created_at FROM devices WHERE app_id = $1 AND identity_thumbprint = $3
+       ) candidates ORDER BY rank, created_at DESC LIMIT 1`,
+      [appId, identityId, thumbprint],
+    );
+    return row?.user_id ?? null;
+  }
+
+  /** The newest device of the app that this identity registered: the one to notify. */
+  async newestDevice(appId: string, thumbprint: string): Promise<string | null> {
+    const [row] = await this.db.query<{ id: string }>(
+      'SELECT id FROM devices WHERE app_id = $1 AND identity_thumbprint = $2 ORDER BY created_at DESC LIMIT 1',
+      [appId, thumbprint],
+    );
+    return row?.id ?? null;
+  }
+
+  /** Links an identity to a user; answers the user it is linked to (another one if it already was). */
+  async link(appId: string, identityId: string, userId: string): Promise<string> {
+    await this.db.query(
+      'INSERT INTO identity_links (app_id, identity_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (app_id, identity_id) DO NOTHING',
+      [appId, identityId, userId],
+    );
+    const [row] = await this.db.query<{ user_id: string }>(
+      'SELECT user_id FROM identity_links WHERE app_id = $1 AND identity_id = $2',
+      [appId, identityId],
+    );
+    return (row as { user_id: string }).user_id;
+  }
+}

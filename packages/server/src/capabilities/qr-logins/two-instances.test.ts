@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshStorage, startTestServer, type TestServer, type TestStorage } from '../../../test/harness.ts';
+import { client, type Client } from '../../../test/http.ts';
+import { BrowserSocket, expectError, newIdentity, qrAuthenticator } from '../../../test/qr-login.ts';
+
+const shared = process.env.TESSERA_TEST_DATABASE_URL && process.env.TESSERA_TEST_REDIS_URL;
+
+// Two instances behind one load balancer: the browser's socket on one, the authenticator's calls on the other.
+describe.skipIf(!shared)('QR login across two instances (PostgreSQL and Redis)', () => {
+  let storage: TestStorage;
+  let first: TestServer & { stop(): Promise<void> };
+  let second: TestServer & { stop(): Promise<void> };
+  let appId: string;
+  let secondApi: Client;
+
+  beforeAll(async () => {
+    storage = await freshStorage('postgres');
+    const env = { TESSERA_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
+    first = await startTestServer('postgres', { storage, env });
+    second = await startTestServer('postgres', { storage, env });
+    const created = await client(first.url).post('/v1/apps', { name: 'Shop', profile_scopes: ['email'] });
+    appId = created.body.app_id;
+    secondApi = client(second.url, { app: created.body });
+  });
+  afterAll(async () => {
+    await first?.stop();
+    await second?.stop();
+    await storage?.drop();
+  });
+
+  it('delivers the scan and the token to the browser on the other instance; the token verifies there once', async () => {
+    const browser = await BrowserSocket.open(first.url, appId, { 'user-agent': 'FirstInstanceBrowser' });
+    const payload = await browser.qrPayload();
+    const authenticator = qrAuthenticator(second.url, await newIdentity());
+    const claim = await authenticator.claim(payload);
+    expect(claim.status).toBe(200);
+    expect(claim.body.browser.user_agent).toBe('FirstInstanceBrowser');
+    await browser.next('scanned');
+    expect((await authenticator.approve(claim.body, payload, { email: 'two@example.test' })).body).toEqual({ status: 'approved' });
+    const { login_token: token } = await browser.next('approved');
+    const verified = await secondApi.post('/v1/qr-logins/verify', { login_token: token });
+    expect(verified.body).toEqual({ identity_id: expect.stringMatching(/^idn_/), user_id: null, profile: { email: 'two@example.test' } });
+    expectError(await secondApi.post('/v1/qr-logins/verify', { login_token: token }), 410, 'login_token_used');
+  });
+
+  it('refuses a second claim made through the other instance', async () => {
+    const browser = await BrowserSocket.open(first.url, appId);
+    const payload = await browser.qrPayload();
+    expect((await qrAuthenticator(first.url, await newIdentity()).claim(payload)).status).toBe(200);
+    expectError(await qrAuthenticator(second.url, await newIdentity()).claim(payload), 409, 'qr_login_already_claimed');
+  });
+});
