@@ -37,3 +37,24 @@ export type {
   DeviceRequestToken,
   RegisterDevice,
 } from './devices.ts';
+export { actionOutcomes, actionStates, conditionOps, signalNames } from './actions.ts';
+export type {
+  ActionOutcome,
+  ActionRecord,
+  ActionRule,
+  ActionRules,
+  ActionRulesInput,
+  ActionState,
+  ClientChallengeSuccess,
+  ClientTotpEnrollment,
+  Condition,
+  ConditionOp,
+  FieldCondition,
+  ScalarValue,
+  SignalCondition,
+  SignalName,
+  TrackActionInput,
+  TrackedAction,
+  ValidateActionInput,
+  ValidatedAction,
+} from './actions.ts';

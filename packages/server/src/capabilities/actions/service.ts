@@ -1,0 +1,177 @@
+import type { ActionRecord, ActionState, App, TrackActionInput, TrackedAction, ValidateActionInput, ValidatedAction } from '@tessera/contracts';
+import type { Database } from '../../platform/database/database.ts';
+import { ApiError } from '../../platform/http/api-error.ts';
+import { newId } from '../../platform/ids.ts';
+import { isHttpUrl } from '../apps/config-checks.ts';
+import type { AppService } from '../apps/service.ts';
+import type { Outbox } from '../webhooks/outbox.ts';
+import { ActionStore, toActionRecord, type ActionRow, type NewAction } from './action-store.ts';
+import type { ActionTokens } from './action-token.ts';
+import { Batcher } from './batcher.ts';
+import { readHistories, type HistoryQuery } from './history-store.ts';
+import type { UserHistory } from './rules-engine.ts';
+import type { RulesService } from './rules-service.ts';
+
+export const trackTokenSeconds = 600;
+export const successTokenSeconds = 180;
+const maxContextBytes = 8 * 1024;
+
+interface Insert {
+  row: NewAction;
+  /** The action.tracked event, when the app has a callback URL to send it to. */
+  event: ActionRecord | null;
+}
+
+/**
+ * Tracking actions and validating their tokens. A track costs no I/O but one read of the user's history
+ * and one write; both go through a batcher, so concurrent tracks share one statement each (group commit).
+ */
+export class ActionService {
+  readonly #store: ActionStore;
+  readonly #histories: Batcher<HistoryQuery, { history: UserHistory; nowMs: number }>;
+  readonly #inserts: Batcher<Insert, void>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly apps: AppService,
+    private readonly rules: RulesService,
+    private readonly outbox: Outbox,
+    private readonly tokens: ActionTokens,
+    private readonly publicUrl: string,
+  ) {
+    this.#store = new ActionStore(db);
+    this.#histories = new Batcher((queries) => this.#readHistories(queries));
+    this.#inserts = new Batcher(async (inserts) => {
+      await this.#insert(inserts);
+      return inserts.map(() => undefined);
+    });
+  }
+
+  async track(appId: string, userId: string, action: string, input: TrackActionInput): Promise<TrackedAction> {
+    const app = await this.apps.get(appId);
+    const redirectUrl = input.redirect_url === undefined ? null : checkRedirectUrl(app, input.redirect_url);
+    const context = input.context ?? {};
+    const contextJson = JSON.stringify(context);
+    if (Buffer.byteLength(contextJson) > maxContextBytes) throw ApiError.invalid('context', `must be at most ${maxContextBytes} bytes of JSON`);
+    // Checked here, not by the database: one bad row would fail the whole batch it shares a statement with.
+    if (contextJson.includes('\\u0000')) throw ApiError.invalid('context', 'may not contain the NUL character (U+0000)');
+    const deviceId = typeof context.device_id === 'string' ? context.device_id : null;
+
+    const policy = await this.rules.policy(appId, action);
+    const query: HistoryQuery = { appId, userId, action, deviceId, needs: policy.needs };
+    // Inside a transaction (an Idempotency-Key record), the track joins it instead of a batch.
+    const { history, nowMs } = this.db.inTransaction ? (await this.#readHistories([query]))[0]! : await this.#histories.submit(query);
+    const decision = policy.decide({ context, history, nowMs });
+
+    const id = newId('act');
+    const row: NewAction = { id, appId, userId, action, outcome: decision.outcome, rule: decision.rule, contextJson, deviceId, redirectUrl, createdAt: new Date(nowMs) };
+    const insert: Insert = { row, event: app.callback_url ? recordOf(row, context) : null };
+    if (this.db.inTransaction) await this.#insert([insert]);
+    else await this.#inserts.submit(insert);
+
+    const token = this.tokens.sign({ scope: 'track', appId, userId, action, actionId: id }, trackTokenSeconds);
+    return {
+      state: decision.outcome,
+      idempotency_key: id,
+      token,
+      url: `${this.publicUrl.replace(/\/+$/, '')}/hosted/actions?token=${token}`,
+      enrolled_factors: [...history.factorTypes].sort(),
+    };
+  }
+
+  async get(appId: string, userId: string, action: string, id: string): Promise<ActionRecord> {
+    return toActionRecord(await this.#find(appId, userId, action, id));
+  }
+
+  async list(appId: string, userId: string, query: { action?: string; limit: number; starting_after?: string }) {
+    const rows = await this.#store.list(appId, userId, query.action ?? null, query.limit + 1, query.starting_after ?? null);
+    return { data: rows.slice(0, query.limit).map(toActionRecord), has_more: rows.length > query.limit };
+  }
+
+  /** An action in REVIEW set to ALLOW or BLOCK by the app, with an action.reviewed event. */
+  async review(appId: string, userId: string, action: string, id: string, state: 'ALLOW' | 'BLOCK'): Promise<ActionRecord> {
+    await this.#find(appId, userId, action, id);
+    return this.db.transaction(async () => {
+      const reviewed = await this.#store.transition(id, ['REVIEW'], state);
+      if (!reviewed) throw new ApiError('action_not_in_review');
+      const record = toActionRecord(reviewed);
+      await this.outbox.enqueue(appId, 'action.reviewed', record);
+      return record;
+    });
+  }
+
+  /**
+   * A success token validates once for its action (and user); a track token validates once too, when the
+   * rules (or a review) allowed the action. Another action or user: `is_valid: false`, nothing changes.
+   */
+  async validate(appId: string, input: ValidateActionInput): Promise<ValidatedAction> {
+    const check = this.tokens.verify(input.token);
+    if (!check.ok && check.reason === 'expired') throw new ApiError('action_token_expired');
+    if (!check.ok || check.claims.appId !== appId) {
+      const reason = check.ok ? 'for another app' : check.reason;
+      throw new ApiError('action_token_invalid', undefined, { details: { field: 'token', reason } });
+    }
+    const { claims } = check;
+    const row = await this.#store.find(appId, claims.actionId);
+    if (!row) throw new ApiError('action_token_invalid', 'The action of this token no longer exists.', { details: { field: 'token', reason: 'unknown action' } });
+    const validState: ActionState = claims.scope === 'success' ? 'CHALLENGE_SUCCEEDED' : 'ALLOW';
+    const matches = claims.action === input.action && (input.user_id === undefined || input.user_id === claims.userId);
+    if (!matches || row.state !== validState) return validated(row, false);
+    if (row.validated_at) throw new ApiError('action_token_used');
+    const consumed = await this.#store.consume(row.id, validState);
+    if (!consumed) throw new ApiError('action_token_used');
+    return validated(consumed, true);
+  }
+
+  async #find(appId: string, userId: string, action: string, id: string): Promise<ActionRow> {
+    const row = await this.#store.find(appId, id);
+    if (!row || row.user_id !== userId || row.action !== action) throw ApiError.notFound('Action');
+    return row;
+  }
+
+  async #readHistories(queries: HistoryQuery[]): Promise<Array<{ history: UserHistory; nowMs: number }>> {
+    const now = new Date();
+    const histories = await readHistories(this.db, queries, now);
+    return histories.map((history) => ({ history, nowMs: now.getTime() }));
+  }
+
+  async #insert(inserts: Insert[]): Promise<void> {
+    const events = inserts.filter((insert) => insert.event !== null);
+    if (events.length === 0) return this.#store.insertMany(inserts.map((insert) => insert.row));
+    await this.db.transaction(async () => {
+      await this.#store.insertMany(inserts.map((insert) => insert.row));
+      for (const insert of events) await this.outbox.enqueue(insert.row.appId, 'action.tracked', insert.event);
+    });
+  }
+}
+
+/** http(s) only, and on one of the app's allowed origins when it lists any. */
+function checkRedirectUrl(app: App, value: string): string {
+  if (!isHttpUrl(value)) throw ApiError.invalid('redirect_url', 'must be an http or https URL');
+  const origin = new URL(value).origin;
+  if (app.allowed_origins.length > 0 && !app.allowed_origins.includes(origin)) {
+    throw ApiError.invalid('redirect_url', `must be on one of the app's allowed_origins (${origin} is not)`);
+  }
+  return value;
+}
+
+function recordOf(row: NewAction, context: Record<string, unknown>): ActionRecord {
+  const at = row.createdAt.toISOString();
+  return {
+    idempotency_key: row.id,
+    user_id: row.userId,
+    action: row.action,
+    state: row.outcome,
+    outcome: row.outcome,
+    rule: row.rule,
+    context,
+    redirect_url: row.redirectUrl,
+    created_at: at,
+    updated_at: at,
+    validated_at: null,
+  };
+}
+
+function validated(row: ActionRow, isValid: boolean): ValidatedAction {
+  return { state: row.state, is_valid: isValid, user_id: row.user_id, action: row.action, idempotency_key: row.id };
+}
