@@ -6,10 +6,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { markdownTable, textTable } from './lib/report.ts';
 import type { BenchOptions, Scenario, ScenarioResult } from './lib/scenario.ts';
+import { actionsTrack } from './scenarios/actions-track.ts';
 import { appsGet } from './scenarios/apps-get.ts';
 import { twoFactorRound } from './scenarios/two-factor-round.ts';
 
-const scenarios: Scenario[] = [appsGet, twoFactorRound];
+const scenarios: Scenario[] = [appsGet, twoFactorRound, actionsTrack];
 
 const resultsFile = new URL('./RESULTS.md', import.meta.url);
 

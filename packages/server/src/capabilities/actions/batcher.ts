@@ -7,15 +7,17 @@ interface Pending<I, O> {
 }
 
 /**
- * Group commit: items submitted while a batch is in flight run together as the next batch, so that under
- * load many requests share one statement (and one commit), while a lone request runs at once. `run`
- * answers one result per item, in order; if it throws, every item of that batch fails with the error.
+ * Group commit: items submitted while a batch is running wait and run together as the next batch, so that
+ * under load many requests share one statement (and one commit), while a lone request runs at once. One
+ * batch at a time: on this 2-core VM each statement's round trip costs more CPU than the rows in it
+ * (bench/RESULTS.md), so fewer, larger batches beat parallel ones. `run` answers one result per item, in
+ * order; if it throws, every item of that batch fails with the error.
  */
 export class Batcher<I, O> {
   readonly #queue: Array<Pending<I, O>> = [];
   #running = false;
   // Bound to the context the batcher was made in: a batch never joins the transaction of the request that started it.
-  readonly #drain = AsyncResource.bind(() => void this.#loop());
+  readonly #start = AsyncResource.bind(() => void this.#drain());
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
@@ -25,11 +27,11 @@ export class Batcher<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (!this.#running) this.#drain();
+      if (!this.#running) this.#start();
     });
   }
 
-  async #loop(): Promise<void> {
+  async #drain(): Promise<void> {
     this.#running = true;
     try {
       while (this.#queue.length > 0) {
