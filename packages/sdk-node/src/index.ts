@@ -7,6 +7,7 @@ export type { AppMergePatch, CreateAppInput, CreatingCallOptions, ListAppsQuery 
 export type { Users, UserProfileInput } from './users.ts';
 export type { EnrollTotpOptions, Factors, ImportTotpOptions, RecoveryCodesApi } from './factors.ts';
 export type { Challenges, CreateChallengeOptions, RetrieveChallengeOptions, WaitForResultOptions } from './challenges.ts';
+export type { Actions, ListActionsQuery, TrackOptions, ValidateOptions } from './actions.ts';
 export type { AdminWebhookDeliveryQuery, WebhookDeliveriesApi, WebhookDeliveryQuery } from './webhook-deliveries.ts';
 export { TesseraError, TesseraWebhookError } from './errors.ts';
 export type {
@@ -22,6 +23,15 @@ export { verifyWebhook } from './verify-webhook.ts';
 export type { VerifyWebhookOptions } from './verify-webhook.ts';
 export type { HeadersLike, WebhookHeaders } from './webhook-headers.ts';
 export type {
+  ActionOutcome,
+  ActionRecord,
+  ActionRule,
+  ActionRules,
+  ActionRulesInput,
+  ActionState,
+  Condition,
+  TrackedAction,
+  ValidatedAction,
   App,
   AppBranding,
   AppConfig,

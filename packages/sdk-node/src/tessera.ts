@@ -1,4 +1,5 @@
 import type { App, WebhookEvent } from '@tessera/contracts';
+import { Actions } from './actions.ts';
 import { appPath } from './admin-apps.ts';
 import { Challenges } from './challenges.ts';
 import { Factors, RecoveryCodesApi } from './factors.ts';
@@ -33,6 +34,8 @@ export class Tessera {
   readonly recoveryCodes: RecoveryCodesApi;
   /** Ask a user for their second factor, verify a code, wait for the outcome. */
   readonly challenges: Challenges;
+  /** Adaptive MFA: track actions against the app's rules, validate the browser's token, manage the rules. */
+  readonly actions: Actions;
   readonly webhookDeliveries: WebhookDeliveriesApi<WebhookDeliveryQuery>;
   readonly webhooks: {
     /**
@@ -57,6 +60,7 @@ export class Tessera {
     this.factors = new Factors(http);
     this.recoveryCodes = new RecoveryCodesApi(http);
     this.challenges = new Challenges(http);
+    this.actions = new Actions(http, appId);
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.webhooks = {
       verify(headers, rawBody, verifyOptions) {
