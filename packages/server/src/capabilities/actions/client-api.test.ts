@@ -7,6 +7,7 @@ import { totpUser } from '../../../test/totp-user.ts';
 import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
 import { masterKeyFile } from '../../../src/platform/data-dir.ts';
 import { Keyring } from '../../../src/platform/keyring.ts';
+import { ActionClient } from '../../../../sdk-browser/src/actions.ts';
 import { ActionTokens } from './action-token.ts';
 
 describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (kind) => {
@@ -156,6 +157,21 @@ describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (k
     const verified = await anonymous.post('/v1/client/recovery/verify', { code: codes[0] }, as(tracked.token));
     expect(verified.status).toBe(200);
     expect((await validate({ token: verified.body.token, action: 'signIn' })).body.is_valid).toBe(true);
+  });
+
+  it('the browser SDK’s ActionClient enrolls and verifies, with refusals as values', async () => {
+    await awayFromStepBoundary();
+    const tracked = await track(api, newUserId(), 'signIn');
+    const sdk = new ActionClient({ baseUrl: server.url, token: tracked.token });
+    const enrolled = await sdk.totp.enroll();
+    if (!enrolled.ok) throw new Error(enrolled.error.message);
+    const wrong = await sdk.totp.verify({ code: '000000' });
+    expect(wrong).toMatchObject({ ok: false, error: { code: 'invalid_code', status: 422 } });
+    const right = await sdk.totp.verify({ code: await oathtool(enrolled.data.secret) });
+    if (!right.ok) throw new Error(right.error.message);
+    expect((await validate({ token: right.data.token, action: 'signIn' })).body.state).toBe('CHALLENGE_SUCCEEDED');
+    sdk.setToken(right.data.token);
+    expect(await sdk.recovery.verify({ code: 'abcd-efgh-jkmn-pqrs' })).toMatchObject({ ok: false, error: { code: 'client_token_scope' } });
   });
 
   it('answers CORS preflights, and refuses origins the app does not list', async () => {
