@@ -49,12 +49,18 @@ async function setRules(server: ChildServer, appId: string, authorization: strin
 
 const notes: string[] = [];
 
-/** CPU seconds (user + system) the processes have used. */
-function cpuSecondsOf(pids: number[]): number {
-  return pids.reduce((total, pid) => {
-    const times = cpuTimesOf(pid);
-    return total + times.user + times.system;
-  }, 0);
+/** CPU seconds (user + system) each process has used so far; a process that has exited is left out. */
+function cpuSecondsOf(pids: number[]): Map<number, number> {
+  const seconds = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const times = cpuTimesOf(pid);
+      seconds.set(pid, times.user + times.system);
+    } catch {
+      // The pool closes connections idle for 30 s: such a backend did next to nothing in the window.
+    }
+  }
+  return seconds;
 }
 
 async function measureOn(context: ScenarioContext, baseline: ChildServer, storage: Storage): Promise<ResultRow[]> {
@@ -68,7 +74,7 @@ async function measureOn(context: ScenarioContext, baseline: ChildServer, storag
     let n = 0;
     let before: DatabaseStats | undefined;
     let backends: number[] = [];
-    let backendCpuBefore = 0;
+    let backendCpuBefore = new Map<number, number>();
     const rows = await measureAgainstBaseline(context, bareRoute(baseline), [
       {
         server: tessera,
@@ -91,7 +97,8 @@ async function measureOn(context: ScenarioContext, baseline: ChildServer, storag
     ]);
     const measured = rows[1]?.load.requests ?? 0;
     if (storage.database && before && measured > 0) {
-      const backendCpu = cpuSecondsOf(backends) - backendCpuBefore;
+      let backendCpu = 0;
+      for (const [pid, seconds] of cpuSecondsOf(backends)) backendCpu += seconds - (backendCpuBefore.get(pid) ?? seconds);
       await tessera.stop(); // its backends report their counters as they exit
       await sleep(1_000);
       const after = await storage.database.stats();

@@ -48,35 +48,8 @@ export function toActionRecord(row: ActionRow): ActionRecord {
   };
 }
 
-// A batch of tracks in one statement: their users are created on first use, in the same statement.
-const insertSql = `
-WITH q AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::text[], $10::timestamptz[]) AS q(id, app_id, user_id, action, outcome, rule, context, device_id, redirect_url, created_at)
-), new_users AS (
-  INSERT INTO users (app_id, user_id) SELECT DISTINCT app_id, user_id FROM q ON CONFLICT DO NOTHING
-)
-INSERT INTO actions (id, app_id, user_id, action, state, outcome, rule, context, device_id, redirect_url, created_at, updated_at)
-SELECT id, app_id, user_id, action, outcome, outcome, rule, context::jsonb, device_id, redirect_url, created_at, created_at FROM q`;
-
 export class ActionStore {
   constructor(private readonly db: Database) {}
-
-  async insertMany(actions: readonly NewAction[]): Promise<void> {
-    const column = <T>(pick: (action: NewAction) => T) => actions.map(pick);
-    await this.db.query(insertSql, [
-      column((a) => a.id),
-      column((a) => a.appId),
-      column((a) => a.userId),
-      column((a) => a.action),
-      column((a) => a.outcome),
-      column((a) => a.rule),
-      column((a) => a.contextJson),
-      column((a) => a.deviceId),
-      column((a) => a.redirectUrl),
-      column((a) => a.createdAt),
-    ]);
-  }
 
   async find(appId: string, id: string): Promise<ActionRow | null> {
     const [row] = await this.db.query<ActionRow>('SELECT * FROM actions WHERE id = $1 AND app_id = $2', [id, appId]);

@@ -202,6 +202,7 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
       [`/v1/users/${userId}/actions/x`, { redirect_url: 'javascript:alert(1)' }, 'redirect_url'],
       [`/v1/users/${userId}/actions/x`, { redirect_url: 'ftp://example.com/' }, 'redirect_url'],
       [`/v1/users/${userId}/actions/x`, { context: { note: 'a\u0000b' } }, 'context'],
+      [`/v1/users/${userId}/actions/x`, { context: { note: 'a\ud800b' } }, 'context'],
       [`/v1/users/${userId}/actions/x`, { context: { blob: 'x'.repeat(9000) } }, 'context'],
       [`/v1/users/${userId}/actions/x`, { context: [] }, 'context'],
       [`/v1/users/${userId}/actions/x`, { state: 'ALLOW' }, 'state'],

@@ -8,9 +8,9 @@ import type { Outbox } from '../webhooks/outbox.ts';
 import { ActionStore, toActionRecord, type ActionRow, type NewAction } from './action-store.ts';
 import type { ActionTokens } from './action-token.ts';
 import { Batcher } from './batcher.ts';
-import { readHistories, type HistoryQuery } from './history-store.ts';
 import type { UserHistory } from './rules-engine.ts';
 import type { RulesService } from './rules-service.ts';
+import { runTrackStatement, type HistoryQuery } from './track-store.ts';
 
 export const trackTokenSeconds = 600;
 export const successTokenSeconds = 180;
@@ -22,14 +22,19 @@ interface Insert {
   event: ActionRecord | null;
 }
 
+/** A track's two steps: the read of the user's history, then (decided) the write of the action. */
+type Step = { read: HistoryQuery } | { write: Insert };
+type Read = { history: UserHistory; nowMs: number };
+
 /**
  * Tracking actions and validating their tokens. A track costs no I/O but one read of the user's history
- * and one write; both go through a batcher, so concurrent tracks share one statement each (group commit).
+ * and one write. Both go through one batcher, whose every statement writes the tracks already decided and
+ * reads the histories of the next ones (track-store.ts): under load, N tracks share a few statements and
+ * commits (group commit), and a lone track runs at once.
  */
 export class ActionService {
   readonly #store: ActionStore;
-  readonly #histories: Batcher<HistoryQuery, { history: UserHistory; nowMs: number }>;
-  readonly #inserts: Batcher<Insert, void>;
+  readonly #steps: Batcher<Step, Read | null>;
 
   constructor(
     private readonly db: Database,
@@ -40,11 +45,7 @@ export class ActionService {
     private readonly publicUrl: string,
   ) {
     this.#store = new ActionStore(db);
-    this.#histories = new Batcher((queries) => this.#readHistories(queries));
-    this.#inserts = new Batcher(async (inserts) => {
-      await this.#insert(inserts);
-      return inserts.map(() => undefined);
-    });
+    this.#steps = new Batcher((steps) => this.#run(steps));
   }
 
   async track(appId: string, userId: string, action: string, input: TrackActionInput): Promise<TrackedAction> {
@@ -53,21 +54,22 @@ export class ActionService {
     const context = input.context ?? {};
     const contextJson = JSON.stringify(context);
     if (Buffer.byteLength(contextJson) > maxContextBytes) throw ApiError.invalid('context', `must be at most ${maxContextBytes} bytes of JSON`);
-    // Checked here, not by the database: one bad row would fail the whole batch it shares a statement with.
-    if (contextJson.includes('\\u0000')) throw ApiError.invalid('context', 'may not contain the NUL character (U+0000)');
+    // Checked here, not by the database, since one bad row would fail the whole batch it shares a statement
+    // with: jsonb stores no NUL and no lone surrogate (which JSON.stringify writes as \u0000, \udXXX).
+    if (/\\u(0000|d[89a-f])/i.test(contextJson)) {
+      throw ApiError.invalid('context', 'may not contain the NUL character or an unpaired surrogate (U+0000, U+D800–U+DFFF)');
+    }
     const deviceId = typeof context.device_id === 'string' ? context.device_id : null;
 
     const policy = await this.rules.policy(appId, action);
     const query: HistoryQuery = { appId, userId, action, deviceId, needs: policy.needs };
-    // Inside a transaction (an Idempotency-Key record), the track joins it instead of a batch.
-    const { history, nowMs } = this.db.inTransaction ? (await this.#readHistories([query]))[0]! : await this.#histories.submit(query);
+    const { history, nowMs } = (await this.#step({ read: query })) as Read;
     const decision = policy.decide({ context, history, nowMs });
 
     const id = newId('act');
     const row: NewAction = { id, appId, userId, action, outcome: decision.outcome, rule: decision.rule, contextJson, deviceId, redirectUrl, createdAt: new Date(nowMs) };
     const insert: Insert = { row, event: app.callback_url ? recordOf(row, context) : null };
-    if (this.db.inTransaction) await this.#insert([insert]);
-    else await this.#inserts.submit(insert);
+    await this.#step({ write: insert });
 
     const token = this.tokens.sign({ scope: 'track', appId, userId, action, actionId: id }, trackTokenSeconds);
     return {
@@ -129,19 +131,31 @@ export class ActionService {
     return row;
   }
 
-  async #readHistories(queries: HistoryQuery[]): Promise<Array<{ history: UserHistory; nowMs: number }>> {
-    const now = new Date();
-    const histories = await readHistories(this.db, queries, now);
-    return histories.map((history) => ({ history, nowMs: now.getTime() }));
+  /** Inside a transaction (an Idempotency-Key record), a track's steps join it instead of a batch. */
+  #step(step: Step): Promise<Read | null> {
+    return this.db.inTransaction ? this.#run([step]).then((done) => done[0] as Read | null) : this.#steps.submit(step);
   }
 
-  async #insert(inserts: Insert[]): Promise<void> {
-    const events = inserts.filter((insert) => insert.event !== null);
-    if (events.length === 0) return this.#store.insertMany(inserts.map((insert) => insert.row));
-    await this.db.transaction(async () => {
-      await this.#store.insertMany(inserts.map((insert) => insert.row));
-      for (const insert of events) await this.outbox.enqueue(insert.row.appId, 'action.tracked', insert.event);
-    });
+  async #run(steps: Step[]): Promise<Array<Read | null>> {
+    const reads: HistoryQuery[] = [];
+    const writes: Insert[] = [];
+    for (const step of steps) {
+      if ('read' in step) reads.push(step.read);
+      else writes.push(step.write);
+    }
+    const now = new Date();
+    const statement = () => runTrackStatement(this.db, reads, writes.map((write) => write.row), now);
+    const events = writes.filter((write) => write.event !== null);
+    const histories =
+      events.length === 0
+        ? await statement()
+        : await this.db.transaction(async () => {
+            const read = await statement();
+            for (const write of events) await this.outbox.enqueue(write.row.appId, 'action.tracked', write.event);
+            return read;
+          });
+    let next = 0;
+    return steps.map((step) => ('read' in step ? { history: histories[next++] as UserHistory, nowMs: now.getTime() } : null));
   }
 }
 

@@ -1,7 +1,9 @@
 import type { FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
+import type { NewAction } from './action-store.ts';
 import type { HistoryNeeds, UserHistory } from './rules-engine.ts';
 
+/** What the history read of one track needs to know. */
 export interface HistoryQuery {
   appId: string;
   userId: string;
@@ -29,11 +31,23 @@ export function fraudReported(c: string): string {
 
 const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 
-// One statement for a whole batch of tracks: each user's active factor types, whether the device was seen on
-// an allowed or passed action, and the times of what the rules look back on (no further than they need,
-// and no more rows than the largest count they compare with). Challenges end at most an hour after they
-// are made, so created_at bounds the index scan.
-const historySql = `
+// One statement per batch of tracks, both halves of their work: it writes the tracks already decided (the
+// action, and its user on first use) and reads the history of the tracks to decide next. The read covers
+// each user's active factor types, whether the device was seen on an allowed or passed action, and the
+// times of what the rules look back on (no further than they need, and no more rows than the largest count
+// they compare with). Challenges end at most an hour after they are made, so created_at bounds that scan.
+// The read does not see this statement's own writes (one snapshot): a user's tracks in the same batch do
+// not count toward each other's velocity.
+const trackSql = `
+WITH w AS (
+  SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+    $18::text[], $19::text[], $20::timestamptz[]) AS w(id, app_id, user_id, action, outcome, rule, context, device_id, redirect_url, created_at)
+), new_users AS (
+  INSERT INTO users (app_id, user_id) SELECT DISTINCT app_id, user_id FROM w ON CONFLICT DO NOTHING
+), written AS (
+  INSERT INTO actions (id, app_id, user_id, action, state, outcome, rule, context, device_id, redirect_url, created_at, updated_at)
+  SELECT id, app_id, user_id, action, outcome, outcome, rule, context::jsonb, device_id, redirect_url, created_at, created_at FROM w
+)
 SELECT q.i::int AS i,
   (SELECT coalesce(array_agg(DISTINCT f.type), '{}') FROM factors f
     WHERE f.app_id = q.app_id AND f.user_id = q.user_id AND f.status = 'active') AS factor_types,
@@ -56,22 +70,38 @@ SELECT q.i::int AS i,
 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[])
   WITH ORDINALITY AS q(app_id, user_id, action, device_id, failed_s, failed_n, fraud_s, actions_s, actions_n, i)`;
 
-/** Reads the recent history of many users at once: one statement per batch of tracks. */
-export async function readHistories(db: Database, queries: readonly HistoryQuery[], now: Date): Promise<UserHistory[]> {
-  const column = <T>(pick: (query: HistoryQuery) => T) => queries.map(pick);
-  const rows = await db.query<HistoryRow>(historySql, [
+/** Writes `writes` and reads the histories of `reads` (answered in their order), in one statement. */
+export async function runTrackStatement(
+  db: Database,
+  reads: readonly HistoryQuery[],
+  writes: readonly NewAction[],
+  now: Date,
+): Promise<UserHistory[]> {
+  const read = <T>(pick: (query: HistoryQuery) => T) => reads.map(pick);
+  const write = <T>(pick: (action: NewAction) => T) => writes.map(pick);
+  const rows = await db.query<HistoryRow>(trackSql, [
     now,
-    column((q) => q.appId),
-    column((q) => q.userId),
-    column((q) => q.action),
-    column((q) => q.deviceId),
-    column((q) => q.needs.failedChallengesSeconds),
-    column((q) => q.needs.failedChallengesCount),
-    column((q) => q.needs.fraudReportsSeconds),
-    column((q) => q.needs.actionsSeconds),
-    column((q) => q.needs.actionsCount),
+    read((q) => q.appId),
+    read((q) => q.userId),
+    read((q) => q.action),
+    read((q) => q.deviceId),
+    read((q) => q.needs.failedChallengesSeconds),
+    read((q) => q.needs.failedChallengesCount),
+    read((q) => q.needs.fraudReportsSeconds),
+    read((q) => q.needs.actionsSeconds),
+    read((q) => q.needs.actionsCount),
+    write((a) => a.id),
+    write((a) => a.appId),
+    write((a) => a.userId),
+    write((a) => a.action),
+    write((a) => a.outcome),
+    write((a) => a.rule),
+    write((a) => a.contextJson),
+    write((a) => a.deviceId),
+    write((a) => a.redirectUrl),
+    write((a) => a.createdAt),
   ]);
-  const histories: UserHistory[] = new Array(queries.length);
+  const histories: UserHistory[] = new Array(reads.length);
   for (const row of rows) {
     histories[row.i - 1] = {
       factorTypes: new Set(row.factor_types),
