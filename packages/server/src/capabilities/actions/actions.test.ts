@@ -195,6 +195,15 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
     expect((await api.post('/v1/actions/validate', { token: tracked.token, action: 'review' })).body.error.code).toBe('action_token_used');
   });
 
+  it('a track retried with the same Idempotency-Key answers the first answer and records one action', async () => {
+    const userId = newUserId();
+    const send = () => api.post(`/v1/users/${userId}/actions/retried`, { context: { n: 1 } }, { headers: { 'idempotency-key': `k-${userId}` } });
+    const [first, second] = [await send(), await send()];
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.body).toEqual(first.body);
+    expect((await api.get(`/v1/users/${userId}/actions`)).body.data).toHaveLength(1);
+  });
+
   it('refuses bad input with the documented error and records nothing', async () => {
     const userId = newUserId();
     const attempts: Array<[string, Record<string, unknown>, string]> = [
