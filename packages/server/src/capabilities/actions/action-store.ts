@@ -26,7 +26,7 @@ export interface NewAction {
   action: string;
   outcome: ActionOutcome;
   rule: string | null;
-  contextJson: string;
+  context: Record<string, unknown>;
   deviceId: string | null;
   redirectUrl: string | null;
   createdAt: Date;
