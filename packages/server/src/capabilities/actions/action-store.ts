@@ -26,7 +26,7 @@ export interface NewAction {
   action: string;
   outcome: ActionOutcome;
   rule: string | null;
-  context: Record<string, unknown>;
+  contextJson: string;
   deviceId: string | null;
   redirectUrl: string | null;
   createdAt: Date;

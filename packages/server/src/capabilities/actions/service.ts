@@ -67,8 +67,8 @@ export class ActionService {
     const decision = policy.decide({ context, history, nowMs });
 
     const id = newId('act');
-    const row: NewAction = { id, appId, userId, action, outcome: decision.outcome, rule: decision.rule, context, deviceId, redirectUrl, createdAt: new Date(nowMs) };
-    const insert: Insert = { row, event: app.callback_url ? recordOf(row) : null };
+    const row: NewAction = { id, appId, userId, action, outcome: decision.outcome, rule: decision.rule, contextJson, deviceId, redirectUrl, createdAt: new Date(nowMs) };
+    const insert: Insert = { row, event: app.callback_url ? recordOf(row, context) : null };
     await this.#step({ write: insert });
 
     const token = this.tokens.sign({ scope: 'track', appId, userId, action, actionId: id }, trackTokenSeconds);
@@ -169,7 +169,7 @@ function checkRedirectUrl(app: App, value: string): string {
   return value;
 }
 
-function recordOf(row: NewAction): ActionRecord {
+function recordOf(row: NewAction, context: Record<string, unknown>): ActionRecord {
   const at = row.createdAt.toISOString();
   return {
     idempotency_key: row.id,
@@ -178,7 +178,7 @@ function recordOf(row: NewAction): ActionRecord {
     state: row.outcome,
     outcome: row.outcome,
     rule: row.rule,
-    context: row.context,
+    context,
     redirect_url: row.redirectUrl,
     created_at: at,
     updated_at: at,
