@@ -117,26 +117,62 @@ async function measureOn(context: ScenarioContext, baseline: ChildServer, storag
   }
 }
 
+/** What the measured figures mean; written below the table. */
+const analysis = [
+  '### Statements and commits per track',
+  '',
+  'A track needs one read of the user’s history (active factor types; whether the device was seen on an allowed or ' +
+    'passed action; failed challenges, fraud reports and earlier tracks of the action, each only as far back and as ' +
+    'many rows as the rules compare with) and one write (the action, and its user on first use). Both are steps of ' +
+    'one batcher (capabilities/actions/batcher.ts, track-store.ts): **each statement writes the tracks decided since ' +
+    'the last one and reads the histories of the tracks that arrived**, one batch at a time, so a track takes part ' +
+    'in two statements, each shared with the other tracks in flight. At 32 concurrent tracks that measured ' +
+    '**0.15 commits (statements) per track**, i.e. batches of ≈ 7; a lone track runs at once (2 statements, 1 ' +
+    'durable commit, the answer after the commit). The first version (separate read and write batchers, arrays as ' +
+    'parameters) measured 0.24–0.64 commits per track. With a `callback_url` each track adds an outbox INSERT in ' +
+    'its batch’s transaction.',
+  '',
+  '### Where the time goes (profiled 2026-12-03 08:37 on PostgreSQL; redo after server changes)',
+  '',
+  'CPU per track in these runs: Tessera ≈ 290–430 µs, its PostgreSQL backends ≈ 265–430 µs, the load client ≈ ' +
+    '90–130 µs; the bare route ≈ 45–75 µs plus 50–80 µs of client. Tessera (V8 profile, busy samples): 20 % in the ' +
+    '`writev` syscalls of node-postgres (each statement wakes a backend: dear on this VM), 7 % building the Bind ' +
+    'message of the 20 array parameters (node-postgres escapes them element by element; sending each list as one ' +
+    'JSON parameter read with `jsonb_to_recordset` saved ≈ 50 µs per track here but cost PostgreSQL ≈ 150 µs more ' +
+    'and PGlite 2–3 × as much, so it was reverted), 19 % in Fastify’s reply (mostly the response’s own write), ' +
+    '6 % the JSON body parser, 3 % app authentication, 3 % signing the token; the rules themselves are noise. ' +
+    'PostgreSQL: per batch, the commit and its WAL, the users `ON CONFLICT` probe, the foreign-key check of each ' +
+    'action on its user (a `FOR KEY SHARE` row lock), three index inserts per action, and the history sub-plans ' +
+    '(≈ 30 µs per user on an idle server). PGlite plans the whole statement on every call, in WASM, in the server ' +
+    'process: 3–10 ms of server CPU per track.',
+  '',
+  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 11–15 % over the runs of 2026-12-03, while the ' +
+    'machine’s load average was 7–11 (other sessions’ tests and benchmarks on its 2 cores; the bare route ran at ' +
+    '5,000–8,600 req/s instead of the ≈ 16,000–22,000 of a quiet machine). At ≈ 0.7 ms of CPU per track in all on ' +
+    '2 cores the ceiling is ≈ 2,800 tracks/s, ≈ 15 % of a 19,000 req/s bare route; 30 % needs ≈ 0.35 ms per track in ' +
+    'all. What would cut it: larger batches (a short gathering delay under load, at the cost of latency); no ' +
+    'foreign key from actions to users (delete a user’s actions in UserService.remove instead: no row lock per ' +
+    'action); fewer indexes on actions (the device index could be a table of known devices, written only on ' +
+    'ALLOW/CHALLENGE_SUCCEEDED); a smaller answer (the token is ≈ 300 bytes and appears twice, in `token` and `url`).',
+].join('\n');
+
 export const actionsTrack: Scenario = {
   name: 'actions-track',
   title: 'Adaptive MFA: track an action against 20 rules',
   about:
     'One request = `POST /v1/users/{user_id}/actions/signIn` with a context (ip, amount, currency, country, device_id, ' +
-    'user_agent), app Basic auth, over 3,000 users in turn (each exists after the warm-up), against 20 rules of every kind (in, cidr, contains, gt/gte, ' +
-    'not_in, nested all/any, and the signals new_device, has_factor, failed_challenges, velocity, fraud_reported). Per ' +
-    'track: the app and the compiled rules come from memory (0 queries); **one read** of the user’s history (factors, ' +
-    'known device, failed challenges, fraud reports, recent tracks) and **one write** (the action, and the user on first ' +
-    'use, in one statement); the rules run in memory (≈ 1.5 µs for 20, rules-engine.test.ts); an HS256 token is signed ' +
-    '(node:crypto HMAC). The read and the write each go through a batcher (capabilities/actions/batcher.ts): requests ' +
-    'that arrive while a batch is in flight share the next one, so under load N tracks cost 2 statements and 1 commit ' +
-    'in all, and a lone track runs at once.',
+    'user_agent), app Basic auth, over 3,000 users in turn (each exists after the warm-up), against 20 rules of every ' +
+    'kind (in, cidr, contains, gt/gte, not_in, nested all/any, and the signals new_device, has_factor, failed_challenges, ' +
+    'velocity, fraud_reported); 19 rules do not hold, the last one does (ALLOW). Per track: the app and the compiled ' +
+    'rules come from memory (0 queries); the rules run in memory (≈ 1.5 µs for 20, rules-engine.test.ts); an HS256 ' +
+    'token is signed (node:crypto HMAC).',
   async run(context) {
     notes.length = 0;
     context.progress('starting the baseline server');
     const baseline = await startBaseline();
     try {
       const result = await onEachStorage(context, (storage) => measureOn(context, baseline, storage));
-      return { rows: result.rows, notes: [...result.notes, ...notes] };
+      return { rows: result.rows, notes: [...result.notes, ...notes, analysis] };
     } finally {
       await baseline.stop();
     }
