@@ -134,7 +134,7 @@ const analysis = [
   '',
   '### Where the time goes (profiled 2026-12-03 08:37 on PostgreSQL; redo after server changes)',
   '',
-  'CPU per track in these runs: Tessera ≈ 290–430 µs, its PostgreSQL backends ≈ 265–430 µs, the load client ≈ ' +
+  'CPU per track in these runs: Tessera ≈ 290–430 µs, its PostgreSQL backends ≈ 140–460 µs (fewer when idle backends left the count), the load client ≈ ' +
     '90–130 µs; the bare route ≈ 45–75 µs plus 50–80 µs of client. Tessera (V8 profile, busy samples): 20 % in the ' +
     '`writev` syscalls of node-postgres (each statement wakes a backend: dear on this VM), 7 % building the Bind ' +
     'message of the 20 array parameters (node-postgres escapes them element by element; sending each list as one ' +
@@ -146,9 +146,9 @@ const analysis = [
     '(≈ 30 µs per user on an idle server). PGlite plans the whole statement on every call, in WASM, in the server ' +
     'process: 3–10 ms of server CPU per track.',
   '',
-  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 11–15 % over the runs of 2026-12-03, while the ' +
-    'machine’s load average was 7–11 (other sessions’ tests and benchmarks on its 2 cores; the bare route ran at ' +
-    '5,000–8,600 req/s instead of the ≈ 16,000–22,000 of a quiet machine). At ≈ 0.7 ms of CPU per track in all on ' +
+  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 9–17 % over the runs of 2026-12-03 (16.5 % in the table above), while the ' +
+    'machine’s load average was 3–11 (other sessions’ tests and benchmarks on its 2 cores; the bare route ran at ' +
+    '5,000–15,000 req/s instead of the ≈ 16,000–22,000 of a quiet machine). At ≈ 0.7 ms of CPU per track in all on ' +
     '2 cores the ceiling is ≈ 2,800 tracks/s, ≈ 15 % of a 19,000 req/s bare route; 30 % needs ≈ 0.35 ms per track in ' +
     'all. What would cut it: larger batches (a short gathering delay under load, at the cost of latency); no ' +
     'foreign key from actions to users (delete a user’s actions in UserService.remove instead: no row lock per ' +
