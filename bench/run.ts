@@ -6,11 +6,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { markdownTable, textTable } from './lib/report.ts';
 import type { BenchOptions, Scenario, ScenarioResult } from './lib/scenario.ts';
+import { actionsTrack } from './scenarios/actions-track.ts';
 import { appsGet } from './scenarios/apps-get.ts';
 import { qrLogin } from './scenarios/qr-login.ts';
 import { twoFactorRound } from './scenarios/two-factor-round.ts';
 
-const scenarios: Scenario[] = [appsGet, twoFactorRound, qrLogin];
+const scenarios: Scenario[] = [appsGet, twoFactorRound, qrLogin, actionsTrack];
 
 const resultsFile = new URL('./RESULTS.md', import.meta.url);
 

@@ -25,6 +25,19 @@ export const errorCatalog = {
   patch_test_failed: { status: 409, message: 'A "test" operation of the patch failed; nothing was changed.' },
   registration_token_used: { status: 410, message: 'This registration token was already used: ask for a new one.' },
   registration_token_expired: { status: 410, message: 'This registration token has expired: ask for a new one.' },
+  // Adaptive MFA
+  action_token_invalid: { status: 400, message: 'This action token is not valid (malformed, altered, or for another app).' },
+  action_token_used: { status: 409, message: 'This action token was already validated.' },
+  action_token_expired: { status: 410, message: 'This action token has expired: track the action again.' },
+  client_token_invalid: { status: 401, message: 'The client token is missing, malformed, altered or expired.' },
+  client_token_scope: { status: 403, message: 'This token cannot be used here (a success token is for validate only).' },
+  origin_not_allowed: { status: 403, message: 'This web origin is not allowed for this app.' },
+  action_not_challengeable: { status: 409, message: 'This action cannot be challenged in its state.' },
+  enrollment_not_allowed: {
+    status: 409,
+    message: 'The user already has a factor: a new one cannot be enrolled with an action token.',
+  },
+  action_not_in_review: { status: 409, message: 'Only an action in REVIEW can be set to ALLOW or BLOCK.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'This content type is not supported here.' },
   idempotency_key_reused: {
@@ -52,7 +65,6 @@ export const errorCatalog = {
   qr_payload_invalid: { status: 400, message: 'This is not a valid Tessera login QR code (forged, altered or damaged).' },
   qr_login_proof_malformed: { status: 400, message: 'The signed QR login proof is not in the documented format.' },
   qr_login_profile_invalid: { status: 400, message: 'The encrypted profile does not hold what was consented to.' },
-  origin_not_allowed: { status: 403, message: 'This web origin may not use QR login for this app.' },
   qr_login_wrong_identity: { status: 403, message: 'This QR login was claimed by another authenticator.' },
   login_token_invalid: { status: 404, message: 'This login token is not known.' },
   qr_login_not_found: { status: 404, message: 'This QR login is not known.' },

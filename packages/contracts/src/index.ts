@@ -57,3 +57,24 @@ export type {
   QrLoginVerification,
 } from './qr-logins.ts';
 export { encryptProfile, publicJwkOf, signQrLoginProof } from './qr-login-signing.ts';
+export { actionOutcomes, actionStates, conditionOps, signalNames } from './actions.ts';
+export type {
+  ActionOutcome,
+  ActionRecord,
+  ActionRule,
+  ActionRules,
+  ActionRulesInput,
+  ActionState,
+  ClientChallengeSuccess,
+  ClientTotpEnrollment,
+  Condition,
+  ConditionOp,
+  FieldCondition,
+  ScalarValue,
+  SignalCondition,
+  SignalName,
+  TrackActionInput,
+  TrackedAction,
+  ValidateActionInput,
+  ValidatedAction,
+} from './actions.ts';

@@ -15,6 +15,7 @@ export type {
 } from './challenges.ts';
 export type { Devices } from './devices.ts';
 export type { QrLogins } from './qr-logins.ts';
+export type { Actions, ListActionsQuery, TrackOptions, ValidateOptions } from './actions.ts';
 export type { AdminWebhookDeliveryQuery, WebhookDeliveriesApi, WebhookDeliveryQuery } from './webhook-deliveries.ts';
 export { TesseraError, TesseraWebhookError } from './errors.ts';
 export type {
@@ -30,6 +31,15 @@ export { verifyWebhook } from './verify-webhook.ts';
 export type { VerifyWebhookOptions } from './verify-webhook.ts';
 export type { HeadersLike, WebhookHeaders } from './webhook-headers.ts';
 export type {
+  ActionOutcome,
+  ActionRecord,
+  ActionRule,
+  ActionRules,
+  ActionRulesInput,
+  ActionState,
+  Condition,
+  TrackedAction,
+  ValidatedAction,
   App,
   AppBranding,
   AppConfig,

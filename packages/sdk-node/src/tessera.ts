@@ -1,4 +1,5 @@
 import type { App, WebhookEvent } from '@tessera/contracts';
+import { Actions } from './actions.ts';
 import { appPath } from './admin-apps.ts';
 import { Challenges } from './challenges.ts';
 import { Devices } from './devices.ts';
@@ -39,6 +40,8 @@ export class Tessera {
   readonly devices: Devices;
   /** QR login: verify the browser's login token, link an identity to a user. */
   readonly qrLogins: QrLogins;
+  /** Adaptive MFA: track actions against the app's rules, validate the browser's token, manage the rules. */
+  readonly actions: Actions;
   readonly webhookDeliveries: WebhookDeliveriesApi<WebhookDeliveryQuery>;
   readonly webhooks: {
     /**
@@ -65,6 +68,7 @@ export class Tessera {
     this.challenges = new Challenges(http);
     this.devices = new Devices(http);
     this.qrLogins = new QrLogins(http);
+    this.actions = new Actions(http, appId);
     this.webhookDeliveries = new WebhookDeliveries(http);
     this.webhooks = {
       verify(headers, rawBody, verifyOptions) {

@@ -17,6 +17,13 @@ import type { NonceStore } from './platform/nonce-store.ts';
 import type { RateLimiter } from './platform/rate-limiter.ts';
 import { serverSecret, serverSecretContext } from './platform/server-secrets.ts';
 import type { EncryptedColumn } from './platform/reencrypt.ts';
+import { ActionTokens } from './capabilities/actions/action-token.ts';
+import { ClientService } from './capabilities/actions/client-service.ts';
+import { clientRoutes } from './capabilities/actions/client-routes.ts';
+import { hostedRoutes } from './capabilities/actions/hosted-routes.ts';
+import { actionRoutes } from './capabilities/actions/routes.ts';
+import { RulesService } from './capabilities/actions/rules-service.ts';
+import { ActionService } from './capabilities/actions/service.ts';
 import { appRoutes } from './capabilities/apps/routes.ts';
 import { AppService } from './capabilities/apps/service.ts';
 import { webhookSecretContext } from './capabilities/apps/webhook-secret.ts';
@@ -130,6 +137,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     deps.qrLogins,
   );
   const idempotency = new Idempotency(deps.db, deps.keyring);
+  const actionTokens = new ActionTokens(deps.keyring);
+  const rules = new RulesService(deps.db, deps.bus, apps);
+  const actions = new ActionService(deps.db, apps, rules, outbox, actionTokens, deps.publicUrl);
+  const client = new ClientService(deps.db, apps, factors, challenges, outbox, actionTokens);
   const guards = createAuthGuards({
     adminToken: deps.adminToken,
     authenticateApp: (appId, secret, ip) => apps.authenticate(appId, secret, ip),
@@ -147,6 +158,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   deviceStreamRoute(http, { push, bus: deps.bus, deviceGuard });
   qrLoginRoutes(http, { qrLogins, guards });
   browserSdkRoutes(http);
+  actionRoutes(http, { actions, rules, guards, idempotency });
+  clientRoutes(http, { client });
+  await hostedRoutes(http, { client });
   const encryptedColumns: EncryptedColumn[] = [
     { table: 'apps', idColumn: 'id', column: 'webhook_secret_enc', context: webhookSecretContext },
     { table: 'factors', idColumn: 'id', column: 'secret_enc', context: totpSecretContext },

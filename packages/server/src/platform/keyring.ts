@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 const version = 'tk1';
 const ivLength = 12;
@@ -51,6 +51,15 @@ export class Keyring {
 
   decryptString(envelope: string, context: string): string {
     return this.decrypt(envelope, context).toString('utf8');
+  }
+
+  /**
+   * A 32-byte key for `purpose` (say, signing tokens), derived from the master key `kid` with HKDF-SHA256
+   * (RFC 5869): the current key when `kid` is omitted, a previous one to check what it signed; null when unknown.
+   */
+  derivedKey(purpose: string, kid: string = this.currentKeyId): Buffer | null {
+    const masterKey = this.#keys.get(kid);
+    return masterKey ? Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), `tessera:${purpose}`, 32)) : null;
   }
 
   /** Whether the value is sealed under the current master key (false: re-encrypt it). */

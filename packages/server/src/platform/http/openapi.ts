@@ -59,6 +59,7 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
         securitySchemes: {
           adminToken: { type: 'http', scheme: 'bearer', description: 'The operator token (TESSERA_ADMIN_TOKEN).' },
           appCredentials: { type: 'http', scheme: 'basic', description: 'app_id:app_secret' },
+          actionToken: { type: 'http', scheme: 'bearer', description: 'The track token of an action, for the client API.' },
         },
       },
     },

@@ -1,0 +1,70 @@
+import type { ClientChallengeSuccess, ClientTotpEnrollment, ErrorCode } from '@tessera/contracts';
+
+/** What a refused call says: the API's error, or `network_error` when no answer came. */
+export interface ActionCallError {
+  code: ErrorCode | 'network_error';
+  message: string;
+  status: number;
+  details?: unknown;
+}
+
+/** Expected refusals (a wrong code, an expired token) are values to handle, not exceptions. */
+export type ActionResult<T> = { ok: true; data: T } | { ok: false; error: ActionCallError };
+
+export interface ActionClientOptions {
+  /** The Tessera server, such as https://tessera.example.com. */
+  baseUrl: string;
+  /** The track token that the app's backend got from `POST /v1/users/{user_id}/actions/{action}`. */
+  token: string;
+}
+
+/**
+ * The client API of an action, for a web page: enroll a first TOTP factor, pass a challenge with a TOTP
+ * or recovery code. A success answers the token for the backend's `validate`. Push (POST /v1/client/push,
+ * then GET /v1/client/challenges/{challenge_id}?wait=…) is to be added beside these.
+ */
+export class ActionClient {
+  readonly #baseUrl: string;
+  #token: string;
+
+  constructor(options: ActionClientOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#token = options.token;
+  }
+
+  /** Another track token (a new action) for the calls that follow. */
+  setToken(token: string): void {
+    this.#token = token;
+  }
+
+  readonly totp = {
+    /** A new secret with its otpauth URI and QR code, for a user with no active factor yet. */
+    enroll: (): Promise<ActionResult<ClientTotpEnrollment>> => this.#post('/v1/client/totp/enroll'),
+    /** Checks a code (the first code of an enrollment activates it); answers the success token. */
+    verify: (input: { code: string }): Promise<ActionResult<ClientChallengeSuccess>> => this.#post('/v1/client/totp/verify', input),
+  };
+
+  readonly recovery = {
+    /** Checks one of the user's recovery codes; answers the success token. */
+    verify: (input: { code: string }): Promise<ActionResult<ClientChallengeSuccess>> => this.#post('/v1/client/recovery/verify', input),
+  };
+
+  async #post<T>(path: string, body?: object): Promise<ActionResult<T>> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (body) headers['content-type'] = 'application/json';
+    let response: Response;
+    let parsed: unknown;
+    try {
+      response = await fetch(this.#baseUrl + path, { method: 'POST', headers, body: body ? JSON.stringify(body) : undefined });
+      parsed = await response.json();
+    } catch (error) {
+      return { ok: false, error: { code: 'network_error', message: error instanceof Error ? error.message : String(error), status: 0 } };
+    }
+    if (response.ok) return { ok: true, data: parsed as T };
+    const error = (parsed as { error?: Omit<ActionCallError, 'status'> }).error;
+    return {
+      ok: false,
+      error: { code: error?.code ?? 'internal_error', message: error?.message ?? `HTTP ${response.status}`, status: response.status, details: error?.details },
+    };
+  }
+}

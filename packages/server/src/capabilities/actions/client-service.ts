@@ -1,0 +1,145 @@
+import type { App, ClientChallengeSuccess, ClientTotpEnrollment, FactorType } from '@tessera/contracts';
+import type { Database } from '../../platform/database/database.ts';
+import { ApiError } from '../../platform/http/api-error.ts';
+import type { AppService } from '../apps/service.ts';
+import type { ChallengeService } from '../challenges/service.ts';
+import type { FactorService } from '../factors/service.ts';
+import type { Outbox } from '../webhooks/outbox.ts';
+import { ActionStore, toActionRecord, type ActionRow } from './action-store.ts';
+import type { ActionTokenClaims, ActionTokens } from './action-token.ts';
+import { successTokenSeconds } from './service.ts';
+
+/** The browser's side of an action: what its track token allows. */
+export interface ClientSession extends ActionTokenClaims {
+  app: App;
+}
+
+/** The factor types a code answers through the client API (push joins with POST /v1/client/push). */
+export type CodeFactorType = 'totp' | 'recovery';
+
+const challengeableStates = ['CHALLENGE_REQUIRED', 'ALLOW'] as const;
+
+/**
+ * The client API behind a track token: enroll a first TOTP factor, pass a challenge with a code. Each
+ * success moves the action to CHALLENGE_SUCCEEDED and answers a success token, which `validate` accepts.
+ * Challenges run through the challenges capability, so its limits (5 wrong codes per challenge, the
+ * user's lockout, replay protection) hold here too.
+ */
+export class ClientService {
+  readonly #store: ActionStore;
+
+  constructor(
+    private readonly db: Database,
+    private readonly apps: AppService,
+    private readonly factors: FactorService,
+    private readonly challenges: ChallengeService,
+    private readonly outbox: Outbox,
+    private readonly tokens: ActionTokens,
+  ) {
+    this.#store = new ActionStore(db);
+  }
+
+  /** The session of a track token: 401 when it is not one of ours or has expired, 403 for a success token. */
+  async session(token: string): Promise<ClientSession> {
+    const check = this.tokens.verify(token);
+    if (!check.ok) throw invalidToken(check.reason);
+    if (check.claims.scope !== 'track') throw new ApiError('client_token_scope');
+    const app = await this.apps.get(check.claims.appId).catch(() => null);
+    if (!app) throw invalidToken('unknown app');
+    if (!app.active) throw new ApiError('app_inactive');
+    return { ...check.claims, app };
+  }
+
+  /** The action behind the session, with the types of the user's active factors (for the hosted page). */
+  async state(session: ClientSession): Promise<{ action: ActionRow; factorTypes: FactorType[] }> {
+    const action = await this.#action(session);
+    const factors = await this.factors.list(session.appId, session.userId);
+    return { action, factorTypes: [...new Set(factors.filter((f) => f.status === 'active').map((f) => f.type))] };
+  }
+
+  /** A new TOTP secret for a user with no active factor yet; a later call replaces this action's unverified one. */
+  async enrollTotp(session: ClientSession): Promise<ClientTotpEnrollment> {
+    const action = await this.#challengeable(session);
+    return this.db.transaction(async () => {
+      const factors = await this.factors.list(session.appId, session.userId);
+      // Otherwise whoever holds a track token could add a factor of their own and pass the challenge with it.
+      if (factors.some((factor) => factor.status === 'active')) throw new ApiError('enrollment_not_allowed');
+      if (action.enroll_factor_id && factors.some((factor) => factor.factor_id === action.enroll_factor_id)) {
+        await this.factors.remove(session.appId, action.enroll_factor_id);
+      }
+      const enrolled = await this.factors.enrollTotp(session.appId, session.userId, {});
+      await this.#store.recordEnrollment(action.id, enrolled.factor_id);
+      return { factor_id: enrolled.factor_id, uri: enrolled.uri, secret: enrolled.secret, qr_data_url: enrolled.qr_data_url };
+    });
+  }
+
+  /**
+   * Checks a code: the first code of the factor this action enrolled (which activates it), else a code for
+   * the action's challenge on the user's factor of `type` (made on first use, living as long as the token).
+   */
+  async verifyCode(session: ClientSession, type: CodeFactorType, code: string): Promise<ClientChallengeSuccess> {
+    const action = await this.#challengeable(session);
+    const { appId } = session;
+    const enrolling = type === 'totp' && action.enroll_factor_id ? await this.factors.findRecord(appId, action.enroll_factor_id) : null;
+    const check =
+      enrolling?.status === 'unverified'
+        ? () => this.factors.activate(appId, enrolling.id, code)
+        : async () => this.challenges.verify(appId, await this.#challengeFor(session, action, type), code);
+    const failure = await this.db.transaction(async () => {
+      // A wrong code's bookkeeping (attempts, the user's lockout) commits before its error is answered.
+      const refused = await check().then(
+        () => null,
+        (error: unknown) => {
+          if (error instanceof ApiError) return error;
+          throw error;
+        },
+      );
+      if (refused) return refused;
+      const succeeded = await this.#store.transition(action.id, challengeableStates, 'CHALLENGE_SUCCEEDED');
+      if (!succeeded) throw notChallengeable(action);
+      await this.outbox.enqueue(appId, 'action.challenge_succeeded', toActionRecord(succeeded));
+      return null;
+    });
+    if (failure) throw failure;
+    const token = this.tokens.sign({ ...session, scope: 'success' }, successTokenSeconds);
+    return { state: 'CHALLENGE_SUCCEEDED', token };
+  }
+
+  async #challengeFor(session: ClientSession, action: ActionRow, type: CodeFactorType): Promise<string> {
+    const existing = action.challenge_ids[type];
+    if (existing) return existing;
+    const secondsLeft = session.expiresAt - Math.floor(Date.now() / 1000);
+    const created = await this.challenges.create(session.appId, session.userId, {
+      type,
+      reference_id: action.id,
+      expires_in: Math.min(3600, Math.max(1, secondsLeft)),
+    });
+    // Of two concurrent first codes, both use the challenge recorded first.
+    return (await this.#store.recordChallenge(action.id, type, created.challenge_id))[type] ?? created.challenge_id;
+  }
+
+  async #action(session: ClientSession): Promise<ActionRow> {
+    const action = await this.#store.find(session.appId, session.actionId);
+    if (!action) throw invalidToken('unknown action');
+    return action;
+  }
+
+  async #challengeable(session: ClientSession): Promise<ActionRow> {
+    const action = await this.#action(session);
+    if (!challengeableStates.includes(action.state as never) || action.validated_at) throw notChallengeable(action);
+    return action;
+  }
+}
+
+function invalidToken(reason: string): ApiError {
+  return new ApiError('client_token_invalid', undefined, {
+    details: { reason },
+    headers: { 'www-authenticate': 'Bearer realm="tessera"' },
+  });
+}
+
+function notChallengeable(action: ActionRow): ApiError {
+  return new ApiError('action_not_challengeable', `This action is ${action.state}${action.validated_at ? ' and validated' : ''}.`, {
+    details: { state: action.state },
+  });
+}

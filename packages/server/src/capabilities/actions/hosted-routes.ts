@@ -1,0 +1,122 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { literals } from '../../platform/http/schema-kit.ts';
+import { ApiError } from '../../platform/http/api-error.ts';
+import type { ClientService, ClientSession, CodeFactorType } from './client-service.ts';
+import { hostedPageCsp, renderHostedPage, type Brand, type HostedView } from './hosted-page.ts';
+
+const method = literals(['totp', 'recovery'] as const);
+const pageQuery = Type.Object({ token: Type.String({ maxLength: 4096 }), method: Type.Optional(method) });
+const formBody = Type.Object({ token: Type.String({ maxLength: 4096 }), method, code: Type.String({ maxLength: 64 }) });
+const codeTypes: readonly CodeFactorType[] = ['totp', 'recovery'];
+
+/**
+ * The hosted page of an action (the `url` of a track): it runs the challenge, or a first TOTP enrollment,
+ * then sends the browser to the action's redirect_url with `?token=<success token>`. Server-rendered HTML
+ * with plain forms (POST, then a 303 redirect): it needs no script and no build on the app's side. The track
+ * token is in the page's query, so the page sends no Referer and is never cached.
+ *
+ * Push plugs in here: where the user's factors include `push` (see `#page` below), render a "waiting for
+ * your approval" view with a small script (served by us, allowed by the CSP) that long-polls
+ * GET /v1/client/challenges/{challenge_id} and then follows to the redirect.
+ */
+export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientService }): Promise<void> {
+  const { client } = deps;
+  await app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body.toString()))),
+    );
+
+    scope.get<{ Querystring: { token: string; method?: CodeFactorType } }>(
+      '/hosted/actions',
+      { schema: { hide: true, querystring: pageQuery } },
+      async (request, reply) => {
+        const { token } = request.query;
+        return guarded(reply, token, async (session) => {
+          const { action, factorTypes } = await client.state(session);
+          if (action.state !== 'CHALLENGE_REQUIRED' && action.state !== 'ALLOW') return send(reply, session, doneView(action.state), 409);
+          const methods = codeTypes.filter((type) => factorTypes.includes(type));
+          const chosen = request.query.method && methods.includes(request.query.method) ? request.query.method : methods[0];
+          if (chosen) return send(reply, session, { kind: 'code', token, method: chosen, alternatives: methods, enrolling: false }, 200, action.redirect_url);
+          // PUSH: a user whose only factor is push waits for an approval here once push challenges exist.
+          if (factorTypes.length > 0) return send(reply, session, message('Not available here', 'Approve this request in your authenticator app.'), 409);
+          const enrollment = await client.enrollTotp(session);
+          return send(reply, session, { kind: 'enroll', token, qrDataUrl: enrollment.qr_data_url, secret: enrollment.secret }, 200, action.redirect_url);
+        });
+      },
+    );
+
+    scope.post<{ Body: { token: string; method: CodeFactorType; code: string } }>(
+      '/hosted/actions',
+      { schema: { hide: true, body: formBody } },
+      async (request, reply) => {
+        const { token, method: type, code } = request.body;
+        return guarded(reply, token, async (session) => {
+          const { action, factorTypes } = await client.state(session);
+          const enrolling = type === 'totp' && action.enroll_factor_id !== null && !factorTypes.includes('totp');
+          try {
+            const success = await client.verifyCode(session, type, code.trim());
+            if (!action.redirect_url) return send(reply, session, message('Done', 'You are verified. You can close this window.'));
+            const target = new URL(action.redirect_url);
+            target.searchParams.set('token', success.token);
+            return reply
+              .code(303)
+              .headers(pageHeaders(action.redirect_url))
+              .header('location', target.href)
+              .send();
+          } catch (error) {
+            if (!(error instanceof ApiError) || !['invalid_code', 'validation_failed', 'user_locked'].includes(error.code)) throw error;
+            const text =
+              error.code === 'user_locked' ? 'Too many wrong codes: try again later.' : 'That code is not right. Check it and try again.';
+            const alternatives = codeTypes.filter((other) => factorTypes.includes(other));
+            const view: HostedView = { kind: 'code', token, method: type, alternatives, enrolling, error: text };
+            return send(reply, session, view, error.status, action.redirect_url);
+          }
+        });
+      },
+    );
+  });
+
+  /** Runs `work` with the token's session; a refused token or a refusal of the API becomes a page, not JSON. */
+  async function guarded(reply: FastifyReply, token: string, work: (session: ClientSession) => Promise<FastifyReply>) {
+    let session: ClientSession | null = null;
+    try {
+      session = await client.session(token);
+      return await work(session);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      const brand: Brand = session ? brandOf(session) : { name: 'Tessera', logo: null };
+      const text = error.code === 'client_token_invalid' ? 'This link has expired or is not valid. Go back and try again.' : error.message;
+      return reply.code(error.status).headers(pageHeaders(null)).type('text/html; charset=utf-8').send(renderHostedPage(brand, message('Something went wrong', text)));
+    }
+  }
+}
+
+function send(reply: FastifyReply, session: ClientSession, view: HostedView, status = 200, redirectUrl: string | null = null): FastifyReply {
+  return reply.code(status).headers(pageHeaders(redirectUrl)).type('text/html; charset=utf-8').send(renderHostedPage(brandOf(session), view));
+}
+
+function pageHeaders(redirectUrl: string | null): Record<string, string> {
+  return {
+    'content-security-policy': hostedPageCsp(redirectUrl ? new URL(redirectUrl).origin : null),
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+  };
+}
+
+function brandOf(session: ClientSession): Brand {
+  const { app } = session;
+  return { name: app.branding.display_name ?? app.issuer_name ?? app.name, logo: app.branding.logo };
+}
+
+function message(title: string, text: string): HostedView {
+  return { kind: 'message', title, text };
+}
+
+function doneView(state: string): HostedView {
+  return state === 'CHALLENGE_SUCCEEDED'
+    ? message('Already verified', 'This request was already verified. You can close this window.')
+    : message('Not allowed', 'This request cannot be completed here.');
+}
