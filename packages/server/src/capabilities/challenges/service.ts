@@ -35,6 +35,12 @@ type VerifyOutcome =
 
 const topic = (challengeId: string) => `challenge:${challengeId}`;
 
+/** The factor types a challenge that names no factor may use, in order of preference. */
+function factorTypesFor(type: FactorType | undefined): FactorType[] {
+  // PRODUCT.md's default is push, else TOTP; push joins once devices can answer challenges.
+  return type ? [type] : ['totp'];
+}
+
 function pushNotYet(): ApiError {
   return new ApiError('no_active_factor', 'Push challenges are not available yet: use a TOTP factor.');
 }
@@ -71,24 +77,30 @@ export class ChallengeService {
         headers: { 'retry-after': String(rate.retryAfterSeconds) },
       });
     }
-    const factor = await this.#factorFor(appId, userId, body);
     const app = await this.apps.get(appId);
-    const created = await this.#store.insert({
+    const challenge = {
       id: newId('chl'),
       appId,
       userId,
-      factorId: factor.id,
-      factorType: factor.type,
       referenceId: body.reference_id ?? null,
       message: body.message ?? app.challenge_default_message,
       details: body.details ?? null,
       hiddenDetails: body.hidden_details ?? null,
       expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
-    });
-    return toChallenge(created);
+    };
+    // The usual call names no factor: one statement picks it and inserts; the lookups below explain a refusal.
+    const created =
+      body.factor_id === undefined && body.type !== 'push'
+        ? await this.#store.insertForActiveFactor(challenge, factorTypesFor(body.type))
+        : null;
+    if (created) return toChallenge(created);
+    const factor = await this.#factorFor(appId, userId, body);
+    return toChallenge(await this.#store.insert({ ...challenge, factorId: factor.id, factorType: factor.type }));
   }
 
   async verify(appId: string, challengeId: string, code: string): Promise<Challenge> {
+    const verified = await this.#verifyRightCode(appId, challengeId, code);
+    if (verified) return toChallenge(verified);
     const outcome = await this.db.transaction(() => this.#verifyInTransaction(appId, challengeId, code));
     switch (outcome.kind) {
       case 'verified':
@@ -106,6 +118,26 @@ export class ChallengeService {
         });
       }
     }
+  }
+
+  /**
+   * The usual verify, a right TOTP code, in one statement that locks and checks everything again (the challenge,
+   * the user's lockout, the factor's step: ChallengeStore.verifyAtStep) and writes the event with the change. Null
+   * for anything else (a wrong code, a locked user, a race with another verify), which the transaction answers.
+   */
+  async #verifyRightCode(appId: string, challengeId: string, code: string): Promise<ChallengeRecord | null> {
+    const found = await this.#store.findForCodeCheck(appId, challengeId);
+    const now = new Date();
+    if (!found?.factor || found.challenge.status !== 'pending' || found.challenge.expires_at <= now) return null;
+    const step = this.factors.matchTotp(found.factor, code, now.getTime());
+    if (step === null) return null;
+    const verified: ChallengeRecord = { ...found.challenge, status: 'verified', attempts: found.challenge.attempts + 1, resolved_at: now };
+    // No outbox write for an app without a callback URL (the app is cached; a change drops it at once).
+    const event = (await this.apps.get(appId)).callback_url === null ? null : this.outbox.event('challenge.verified', toChallenge(verified));
+    if (!(await this.#store.verifyAtStep(found.challenge, found.factor.id, step, now, event))) return null;
+    if (event) this.outbox.written();
+    this.#announce(verified);
+    return verified;
   }
 
   async #verifyInTransaction(appId: string, challengeId: string, code: string): Promise<VerifyOutcome> {
@@ -179,8 +211,7 @@ export class ChallengeService {
       return named;
     }
     if (body.type === 'push') throw pushNotYet();
-    // PRODUCT.md's default is push, else TOTP; push joins once devices can answer challenges.
-    const factor = await this.factors.findActive(appId, userId, body.type ? [body.type] : ['totp']);
+    const factor = await this.factors.findActive(appId, userId, factorTypesFor(body.type));
     if (factor) return factor;
     await this.users.get(appId, userId); // 404 for a user the app never used
     throw new ApiError(

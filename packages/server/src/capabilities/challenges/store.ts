@@ -1,5 +1,7 @@
 import type { Challenge, ChallengeStatus, FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
+import type { TotpKey } from '../factors/store.ts';
+import type { OutboxEvent } from '../webhooks/outbox.ts';
 import { maxAttemptsPerChallenge } from './limits.ts';
 
 export interface ChallengeRecord {
@@ -32,6 +34,34 @@ export interface NewChallenge {
   expiresInSeconds: number;
 }
 
+/** A challenge as its code check needs it: the row, and its TOTP factor's key (null for another kind of factor). */
+export interface CodeCheckState {
+  challenge: ChallengeRecord;
+  factor: TotpKey | null;
+}
+
+/**
+ * The TOTP challenges this instance made lately, with their factor's key (the sealed secret, as stored), so that
+ * the verify that usually follows reads nothing first. A hint only: the verify statement checks every condition
+ * again in the database, and a verify sent to another instance reads the row.
+ */
+class RecentChallenges {
+  static readonly maxEntries = 10_000;
+  readonly #entries = new Map<string, CodeCheckState>();
+
+  add(state: CodeCheckState): void {
+    if (this.#entries.size >= RecentChallenges.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(state.challenge.id, state);
+  }
+
+  /** The entry, removed: after one code check it may be out of date. */
+  take(id: string): CodeCheckState | undefined {
+    const state = this.#entries.get(id);
+    this.#entries.delete(id);
+    return state;
+  }
+}
+
 export function toChallenge(row: ChallengeRecord): Challenge {
   return {
     challenge_id: row.id,
@@ -51,7 +81,69 @@ export function toChallenge(row: ChallengeRecord): Challenge {
 }
 
 export class ChallengeStore {
+  readonly #recent = new RecentChallenges();
+
   constructor(private readonly db: Database) {}
+
+  /**
+   * Inserts a challenge for the user's newest active factor of the first of `types` they have, in one statement;
+   * null when they have none (nothing is written).
+   */
+  async insertForActiveFactor(
+    challenge: Omit<NewChallenge, 'factorId' | 'factorType'>,
+    types: readonly FactorType[],
+  ): Promise<ChallengeRecord | null> {
+    const [row] = await this.db.query<
+      Pick<ChallengeRecord, 'factor_id' | 'factor_type' | 'details' | 'hidden_details' | 'expires_at' | 'created_at'> &
+        Omit<TotpKey, 'id'>
+    >(
+      `WITH f AS (
+         SELECT id, type, secret_enc, algorithm, digits, period FROM factors
+         WHERE app_id = $2 AND user_id = $3 AND type = ANY($9::text[]) AND status = 'active'
+         ORDER BY array_position($9::text[], type), id DESC LIMIT 1
+       ), c AS (
+         INSERT INTO challenges (id, app_id, user_id, factor_id, factor_type, status, reference_id, message, details,
+           hidden_details, expires_at)
+         SELECT $1, $2, $3, f.id, f.type, 'pending', $4, $5, $6::jsonb, $7::jsonb, now() + make_interval(secs => $8)
+         FROM f
+         RETURNING factor_id, details, hidden_details, expires_at, created_at
+       )
+       SELECT c.*, f.type AS factor_type, f.secret_enc, f.algorithm, f.digits, f.period FROM c JOIN f ON f.id = c.factor_id`,
+      [
+        challenge.id,
+        challenge.appId,
+        challenge.userId,
+        challenge.referenceId,
+        challenge.message,
+        challenge.details === null ? null : JSON.stringify(challenge.details),
+        challenge.hiddenDetails === null ? null : JSON.stringify(challenge.hiddenDetails),
+        challenge.expiresInSeconds,
+        types,
+      ],
+    );
+    if (!row) return null;
+    const created: ChallengeRecord = {
+      id: challenge.id,
+      app_id: challenge.appId,
+      user_id: challenge.userId,
+      factor_id: row.factor_id,
+      factor_type: row.factor_type,
+      status: 'pending',
+      reference_id: challenge.referenceId,
+      message: challenge.message,
+      details: row.details,
+      hidden_details: row.hidden_details,
+      attempts: 0,
+      expires_at: row.expires_at,
+      resolved_at: null,
+      created_at: row.created_at,
+    };
+    if (row.factor_type === 'totp') {
+      const { secret_enc, algorithm, digits, period } = row;
+      this.#recent.add({ challenge: created, factor: { id: row.factor_id as string, secret_enc, algorithm, digits, period } });
+    }
+    return created;
+  }
 
   async insert(challenge: NewChallenge): Promise<ChallengeRecord> {
     const [row] = await this.db.query<ChallengeRecord>(
@@ -81,6 +173,70 @@ export class ChallengeStore {
       [id, appId],
     );
     return row ?? null;
+  }
+
+  /** The challenge and its TOTP factor's key for a code check (no lock: `verifyAtStep` checks again). */
+  async findForCodeCheck(appId: string, id: string): Promise<CodeCheckState | null> {
+    const recent = this.#recent.take(id);
+    if (recent?.challenge.app_id === appId) return recent;
+    const [row] = await this.db.query<ChallengeRecord & { key_id: string | null } & Omit<TotpKey, 'id'>>(
+      `SELECT c.*, f.id AS key_id, f.secret_enc, f.algorithm, f.digits, f.period
+       FROM challenges c LEFT JOIN factors f ON f.id = c.factor_id AND f.type = 'totp'
+       WHERE c.id = $1 AND c.app_id = $2`,
+      [id, appId],
+    );
+    if (!row) return null;
+    const { key_id, secret_enc, algorithm, digits, period, ...challenge } = row;
+    return { challenge, factor: key_id === null ? null : { id: key_id, secret_enc, algorithm, digits, period } };
+  }
+
+  /**
+   * Verifies `challenge` (as read) with a TOTP code of time step `step`, in one statement. It first locks the
+   * challenge, its user and its factor (in the order of the verify transaction) and checks, on their latest
+   * versions, that the challenge is as read (pending, same attempts, not expired at `now`), that the user is not
+   * locked out at `now` and that `step` is newer than the factor's last; then it moves the factor's step, verifies
+   * the challenge (resolved at `now`), resets the user's count of wrong codes if there is one, and writes `event`
+   * to the outbox if the app still has a callback URL. False when a check fails: then nothing is written.
+   */
+  async verifyAtStep(
+    challenge: ChallengeRecord,
+    factorId: string,
+    step: number,
+    now: Date,
+    event: OutboxEvent | null,
+  ): Promise<boolean> {
+    const params: unknown[] = [challenge.id, challenge.app_id, challenge.attempts, now, factorId, step];
+    if (event) params.push(event.id, event.type, event.payload);
+    const rows = await this.db.query(
+      `WITH locked AS (
+         SELECT u.failed_codes > 0 OR u.locked_until IS NOT NULL AS reset
+         FROM challenges c
+         JOIN users u ON u.app_id = c.app_id AND u.user_id = c.user_id
+         JOIN factors f ON f.id = c.factor_id
+         WHERE c.id = $1 AND c.app_id = $2 AND c.status = 'pending' AND c.attempts = $3 AND c.expires_at > $4
+           AND (u.locked_until IS NULL OR u.locked_until <= $4)
+           AND f.id = $5 AND f.status = 'active' AND (f.last_step IS NULL OR f.last_step < $6)
+         FOR NO KEY UPDATE OF c, u, f
+       ), step AS (
+         UPDATE factors SET last_step = $6 WHERE id = $5 AND EXISTS (SELECT 1 FROM locked) RETURNING 1
+       ), verified AS (
+         UPDATE challenges SET status = 'verified', attempts = attempts + 1, resolved_at = $4
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM step) RETURNING app_id, user_id
+       ), cleared AS (
+         UPDATE users u SET failed_codes = 0, locked_until = NULL FROM verified v
+         WHERE u.app_id = v.app_id AND u.user_id = v.user_id AND (SELECT reset FROM locked)
+       )${
+         event
+           ? `, event AS (
+         INSERT INTO webhook_deliveries (id, app_id, event_type, payload, next_attempt_at)
+         SELECT $7, a.id, $8, $9, now() FROM verified v JOIN apps a ON a.id = v.app_id WHERE a.callback_url IS NOT NULL
+       )`
+           : ''
+       }
+       SELECT 1 FROM verified`,
+      params,
+    );
+    return rows.length > 0;
   }
 
   /** Ends a pending challenge with `status`; null when it was no longer pending. */

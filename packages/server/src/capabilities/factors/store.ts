@@ -20,6 +20,9 @@ export interface FactorRecord {
   codes_left: number | null;
 }
 
+/** What checking a TOTP code needs of its factor: the sealed secret and the parameters. */
+export type TotpKey = Pick<FactorRecord, 'id' | 'secret_enc' | 'algorithm' | 'digits' | 'period'>;
+
 export function toFactor(row: FactorRecord): Factor {
   const factor: Factor = {
     factor_id: row.id,
