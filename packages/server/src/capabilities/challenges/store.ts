@@ -168,35 +168,39 @@ export class ChallengeStore {
   }
 
   async find(appId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<ChallengeRecord | null> {
+    // The app is checked here: with `app_id = $2` in SQL, a generic plan made before the table was first analysed
+    // reads the app's every challenge through challenges_by_user (a tie with the primary key on a tiny table).
     const [row] = await this.db.query<ChallengeRecord>(
-      `SELECT * FROM challenges WHERE id = $1 AND app_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
-      [id, appId],
+      `SELECT * FROM challenges WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      [id],
     );
-    return row ?? null;
+    return row?.app_id === appId ? row : null;
   }
 
   /** The challenge and its TOTP factor's key for a code check (no lock: `verifyAtStep` checks again). */
   async findForCodeCheck(appId: string, id: string): Promise<CodeCheckState | null> {
     const recent = this.#recent.take(id);
     if (recent?.challenge.app_id === appId) return recent;
+    // Each table by its primary key (the app checked here, the factor behind OFFSET 0): see `find`.
     const [row] = await this.db.query<ChallengeRecord & { key_id: string | null } & Omit<TotpKey, 'id'>>(
       `SELECT c.*, f.id AS key_id, f.secret_enc, f.algorithm, f.digits, f.period
-       FROM challenges c LEFT JOIN factors f ON f.id = c.factor_id AND f.type = 'totp'
-       WHERE c.id = $1 AND c.app_id = $2`,
-      [id, appId],
+       FROM challenges c
+       LEFT JOIN LATERAL (SELECT * FROM factors WHERE id = c.factor_id AND type = 'totp' OFFSET 0) f ON true
+       WHERE c.id = $1`,
+      [id],
     );
-    if (!row) return null;
+    if (row?.app_id !== appId) return null;
     const { key_id, secret_enc, algorithm, digits, period, ...challenge } = row;
     return { challenge, factor: key_id === null ? null : { id: key_id, secret_enc, algorithm, digits, period } };
   }
 
   /**
    * Verifies `challenge` (as read) with a TOTP code of time step `step`, in one statement. It first locks the
-   * challenge, its user and its factor (in the order of the verify transaction) and checks, on their latest
-   * versions, that the challenge is as read (pending, same attempts, not expired at `now`), that the user is not
-   * locked out at `now` and that `step` is newer than the factor's last; then it moves the factor's step, verifies
-   * the challenge (resolved at `now`), resets the user's count of wrong codes if there is one, and writes `event`
-   * to the outbox if the app still has a callback URL. False when a check fails: then nothing is written.
+   * challenge, then its user, then its factor (the order of the verify transaction) and checks each on its latest
+   * version: the challenge is as read (pending, same attempts, not expired at `now`), the user is not locked out at
+   * `now`, `step` is newer than the factor's last. Then it moves the factor's step, verifies the challenge (resolved
+   * at `now`), resets the user's count of wrong codes if there is one, and writes `event` to the outbox if the app
+   * still has a callback URL. False when a check fails: then nothing is written.
    */
   async verifyAtStep(
     challenge: ChallengeRecord,
@@ -205,31 +209,33 @@ export class ChallengeStore {
     now: Date,
     event: OutboxEvent | null,
   ): Promise<boolean> {
-    const params: unknown[] = [challenge.id, challenge.app_id, challenge.attempts, now, factorId, step];
+    const params: unknown[] = [challenge.id, challenge.app_id, challenge.attempts, now, factorId, step, challenge.user_id];
     if (event) params.push(event.id, event.type, event.payload);
+    // One table per lookup, by primary key only, and the checks computed rather than filtered by: a cached generic
+    // plan made while the tables are small could otherwise scan another index (all the app's or all pending challenges).
     const rows = await this.db.query(
-      `WITH locked AS (
-         SELECT u.failed_codes > 0 OR u.locked_until IS NOT NULL AS reset
-         FROM challenges c
-         JOIN users u ON u.app_id = c.app_id AND u.user_id = c.user_id
-         JOIN factors f ON f.id = c.factor_id
-         WHERE c.id = $1 AND c.app_id = $2 AND c.status = 'pending' AND c.attempts = $3 AND c.expires_at > $4
-           AND (u.locked_until IS NULL OR u.locked_until <= $4)
-           AND f.id = $5 AND f.status = 'active' AND (f.last_step IS NULL OR f.last_step < $6)
-         FOR NO KEY UPDATE OF c, u, f
+      `WITH c AS (
+         SELECT app_id = $2 AND factor_id = $5 AND status = 'pending' AND attempts = $3 AND expires_at > $4 AS ok
+         FROM challenges WHERE id = $1 FOR NO KEY UPDATE
+       ), u AS (
+         SELECT locked_until IS NULL OR locked_until <= $4 AS ok, failed_codes > 0 OR locked_until IS NOT NULL AS reset
+         FROM users WHERE app_id = $2 AND user_id = $7 AND (SELECT ok FROM c) FOR NO KEY UPDATE
+       ), f AS (
+         SELECT status = 'active' AND (last_step IS NULL OR last_step < $6) AS ok
+         FROM factors WHERE id = $5 AND (SELECT ok FROM u) FOR NO KEY UPDATE
        ), step AS (
-         UPDATE factors SET last_step = $6 WHERE id = $5 AND EXISTS (SELECT 1 FROM locked) RETURNING 1
+         UPDATE factors SET last_step = $6 WHERE id = $5 AND (SELECT ok FROM f) RETURNING 1
        ), verified AS (
          UPDATE challenges SET status = 'verified', attempts = attempts + 1, resolved_at = $4
-         WHERE id = $1 AND EXISTS (SELECT 1 FROM step) RETURNING app_id, user_id
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM step) RETURNING 1
        ), cleared AS (
-         UPDATE users u SET failed_codes = 0, locked_until = NULL FROM verified v
-         WHERE u.app_id = v.app_id AND u.user_id = v.user_id AND (SELECT reset FROM locked)
+         UPDATE users SET failed_codes = 0, locked_until = NULL
+         WHERE app_id = $2 AND user_id = $7 AND (SELECT reset FROM u) AND EXISTS (SELECT 1 FROM verified)
        )${
          event
            ? `, event AS (
          INSERT INTO webhook_deliveries (id, app_id, event_type, payload, next_attempt_at)
-         SELECT $7, a.id, $8, $9, now() FROM verified v JOIN apps a ON a.id = v.app_id WHERE a.callback_url IS NOT NULL
+         SELECT $8, id, $9, $10, now() FROM apps WHERE id = $2 AND callback_url IS NOT NULL AND EXISTS (SELECT 1 FROM verified)
        )`
            : ''
        }
