@@ -195,10 +195,10 @@ export class ChallengeStore {
   }
 
   /**
-   * Verifies `challenge` (as read) with a TOTP code of time step `step`, in one statement. It first locks the
-   * challenge, then its user, then its factor (the order of the verify transaction) and checks each on its latest
-   * version: the challenge is as read (pending, same attempts, not expired at `now`), the user is not locked out at
-   * `now`, `step` is newer than the factor's last. Then it moves the factor's step, verifies the challenge (resolved
+   * Verifies `challenge` (as read) with a TOTP code of time step `step`, in one statement. It locks the challenge,
+   * then its user, then its factor (the order of the verify transaction), checking each on its latest version: the
+   * challenge is as read (pending, same attempts, not expired at `now`), the user is not locked out at `now`, and
+   * the factor's step moves to `step` only if that is newer than its last. Then it verifies the challenge (resolved
    * at `now`), resets the user's count of wrong codes if there is one, and writes `event` to the outbox if the app
    * still has a callback URL. False when a check fails: then nothing is written.
    */
@@ -220,11 +220,10 @@ export class ChallengeStore {
        ), u AS (
          SELECT locked_until IS NULL OR locked_until <= $4 AS ok, failed_codes > 0 OR locked_until IS NOT NULL AS reset
          FROM users WHERE app_id = $2 AND user_id = $7 AND (SELECT ok FROM c) FOR NO KEY UPDATE
-       ), f AS (
-         SELECT status = 'active' AND (last_step IS NULL OR last_step < $6) AS ok
-         FROM factors WHERE id = $5 AND (SELECT ok FROM u) FOR NO KEY UPDATE
        ), step AS (
-         UPDATE factors SET last_step = $6 WHERE id = $5 AND (SELECT ok FROM f) RETURNING 1
+         UPDATE factors SET last_step = $6
+         WHERE id = $5 AND status = 'active' AND (last_step IS NULL OR last_step < $6) AND (SELECT ok FROM u)
+         RETURNING 1
        ), verified AS (
          UPDATE challenges SET status = 'verified', attempts = attempts + 1, resolved_at = $4
          WHERE id = $1 AND EXISTS (SELECT 1 FROM step) RETURNING 1
