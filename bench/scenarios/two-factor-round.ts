@@ -258,74 +258,70 @@ function figureNotes(figures: StorageFigures[], rows: ResultRow[]): string[] {
 }
 
 /**
- * Where the time went and what would cut it: written by hand from profiles of 2026-11-23 (server at 876222f plus the
- * uncommitted TOTP work of that day); re-profile after server changes. Appended to the notes of every run.
+ * Where the time goes and what was cut: written by hand from profiles of 2026-12-03 (server at the commits of that
+ * day, branch perf); re-profile after server changes. Appended to the notes of every run.
  */
 const analysis = [
-  '### Where the time goes (profiled 2026-11-23; redo after server changes)',
+  '### Where the time goes (profiled 2026-12-03; redo after server changes)',
   '',
-  'Per round on PostgreSQL the Tessera process used ≈ 2.3 ms of CPU, its PostgreSQL backends ≈ 4.0 ms and the load ' +
-    'client ≈ 0.55 ms: ≈ 7 ms of CPU per round on a 2-core machine, so ≈ 290 rounds/s at most even with the machine ' +
-    'to itself. Both processes spend it per statement, and a round sends 13.',
+  'The machine was shared that day (load average 6–12 from other sessions\' test runs and benches): absolute ' +
+    'CPU per round is inflated by contention, so the shares below are the part to trust.',
   '',
-  '- **Tessera** (`perf record -g` of the child under 32 concurrent rounds, with `--perf-basic-prof-only-functions`; ' +
-    'the V8 profile from `BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=…"` agrees but puts 35–40 % of its samples in ' +
-    '`writev`, since it also counts the time the thread waits for the CPU after waking a PostgreSQL backend): 47 % of ' +
-    'the on-CPU samples have node-postgres on the stack — sending (`client.query` down to the loopback `writev`, 27 %), ' +
-    'receiving and parsing rows (≈ 22 %: row descriptions, `SELECT *`/`RETURNING *` rows, date parsing; a released ' +
-    'connection starts the next queued query from there, so the two overlap) and pg-pool acquire/release for each ' +
-    'autocommit statement (8 %); Fastify, schemas and HTTP ≈ 17 %; keyring, otpauth and ids ≈ 5 %; GC ≈ 4 %. A quarter ' +
-    'of the samples are in the kernel, 16 % in the hypervisor\'s interrupt-enable path of loopback wake-ups: syscalls ' +
-    'are dear on this VM, which makes every round trip dearer.',
-  '- **PostgreSQL** (`perf record -g` of the 16 backends): ≈ 32 % parsing, analysing and planning (every statement ' +
-    'is sent unnamed, so planned every time: planner 16–18 %, parse analysis 8–9 %, raw parser 5 %), executor ≈ 15–17 %, ' +
-    'commit and WAL flush ≈ 10 %, reading the socket ≈ 15 %; 37 % of all its samples are kernel time.',
-  '- **The same SQL without HTTP** (a one-off replay of the round\'s statements from a script, 32 loops, same ' +
-    'database, two passes): as sent today 250–340 rounds/s with PostgreSQL at 3.1–4.3 ms and node-postgres at ' +
-    '1.0–1.4 ms of CPU per round; as named (prepared) statements 420–485 rounds/s, PostgreSQL 1.7–1.8 ms; merged into ' +
-    '3 statements (below) but unnamed 530–590 rounds/s, PostgreSQL 2.0–2.2 ms, client 0.4 ms; merged **and** named ' +
-    '980–1,030 rounds/s, PostgreSQL 0.9 ms, client 0.33 ms. (Under heavier load from other sessions the same variant ' +
-    'fell to 400–700 rounds/s: PostgreSQL\'s CPU per round grows with contention on this VM.)',
-  '- **PGlite** runs the database in the server process, one statement at a time: 7–10 ms of server CPU per round ' +
-    '(0.5–0.8 ms per statement) in the runs of that day, 60 % of it in PGlite\'s WASM and JS (V8 profile); it scales ' +
-    'with the statement count.',
+  '- **Tessera** (`perf record -g` of the child under 32 concurrent rounds with `--perf-basic-prof-only-functions`, ' +
+    'samples grouped by the first non-Node frame from the leaf, kernel time included with its caller): HTTP — ' +
+    'Fastify, routing, schemas, Node\'s http and the response `writev` — 29 %; node-postgres (sending, parsing ' +
+    'the answers, pg-pool, their syscalls) 26 %; crypto 12 % (keyring: two AES-256-GCM deciphers per verify 4.5 %, ' +
+    'TOTP with otpauth 3 %, the app\'s Basic credentials 4.4 %); services and stores 6 %; the request histogram ' +
+    '(prom-client hashes the labels on every observation) 2.3 %; the per-request child logger (pino runs the ' +
+    'wildcard redaction over its bindings) 1.4 %; microtasks, GC and V8\'s threads the rest. A V8 `--cpu-prof` ' +
+    'profile puts a third of its samples in `writev`: it counts the time the thread waits for a CPU after waking ' +
+    'a PostgreSQL backend, which is why every round trip costs more than its own CPU on this 2-core VM.',
+  '- **PostgreSQL** (`perf record -g` of the 16 backends): executor 32 % (of which the foreign-key checks of the ' +
+    'challenge INSERT 7 %), executor start-up 15 % (a plan with CTEs opens every table and index it may touch), ' +
+    'commit 20 % (WAL flush 15 %), reading the socket 6 %, planning ≈ 0 (generic plans of the prepared ' +
+    'statements); a quarter of its samples are kernel time.',
+  '- **PGlite** runs every statement in the server process, parsed and planned each time (its `query` is 6 protocol ' +
+    'exchanges with the WASM PostgreSQL): measured alone, the create\'s INSERT costs ≈ 2 ms of CPU, the verify ' +
+    'statement ≈ 1.5 ms and a primary-key SELECT ≈ 0.4 ms (loaded machine). Named statements through PGlite\'s raw ' +
+    'protocol would save the parse and plan; not done.',
   '',
-  '### Server changes that would cut it, with estimates (1, 2a and most of 3 are made since; the profile above is from before them)',
+  '### What was cut (2026-12-03)',
   '',
-  '1. **Prepared statements** in the PostgreSQL driver: send `{ name, text, values }` (a name derived from the SQL) so ' +
-    'each connection parses and plans a statement once. PostgreSQL CPU per round −55 to −60 % in the replay (no change ' +
-    'of SQL or semantics).',
-  '2. **Verify in 2 statements instead of 8 + BEGIN/COMMIT.** (a) Skip `UPDATE users … failed_codes = 0` when the row ' +
-    'read under lock already has no failures (−1, no behaviour change). (b) Skip the outbox `INSERT` when the cached ' +
-    'app has no `callback_url` (−1; the cache is dropped when the app changes). (c) Read challenge, user and factor in ' +
-    'one `SELECT … JOIN … FOR UPDATE OF c, u` (−3). (d) Write the factor\'s step, the challenge\'s status, the user\'s ' +
-    'reset and the outbox row in one statement with data-modifying CTEs (−1 to −3). Or, for the success path only: a ' +
-    'lock-free read, then one autocommit statement whose `WHERE` re-checks the step (`last_step < $step`), the ' +
-    'challenge (pending, not expired) and the user\'s lock, keeping today\'s locking transaction for wrong codes so the ' +
-    'lockout count stays exact.',
-  '3. **Create in 1 statement instead of 3**: `INSERT INTO challenges … SELECT … FROM factors WHERE … AND type IN ' +
-    '(\'push\', \'totp\') AND status = \'active\' ORDER BY type = \'push\' DESC, id DESC LIMIT 1 RETURNING …`, with the ' +
-    '404 / no-factor lookups only when it inserts nothing.',
-  '4. Smaller: select the columns needed instead of `SELECT *`/`RETURNING *` and the recovery-code count subselect in ' +
-    'every factor read (less row parsing), make the outbox id only when a row is written (`randomBytes` ≈ 2 %).',
-  '5. **Commits**: 2 durable commits per round remain (the challenge, the verify). `SET LOCAL synchronous_commit = ' +
-    'off` for the create would drop one flush (a crash could lose a challenge made milliseconds before; its verify ' +
-    'then answers 404); the verify must stay durable (the replay guard). Or keep pending TOTP challenges out of the ' +
-    'database (memory/Redis, written when they end): 1 commit and no create statement, at the price of reworking ' +
-    'GET /v1/challenges and expiry. Not measurable here while CPU is the limit; by /work/shared/MEASURED.md it moves ' +
-    'the commit ceiling from ≈ 2,700 to ≈ 5,000 rounds/s.',
+  '1. **10 round trips to 2.** Create: one `INSERT … SELECT` picks the factor and inserts (3 → 1; the 404 / no-factor ' +
+    'lookups run only when it inserts nothing). Verify: a right TOTP code is one autocommit statement (8 → 1) that ' +
+    'locks the challenge, the user and the factor in the transaction\'s order and re-checks each on its latest ' +
+    'version; a wrong code, a locked user or a lost race gets no write from it and goes to the unchanged locking ' +
+    'transaction, so the lockout and the one-acceptance-per-code guarantees are the transaction\'s. The statement ' +
+    'needs the challenge and the factor\'s sealed secret: the instance that created the challenge keeps them in ' +
+    'memory for the verify (another instance reads them: one statement more).',
+  '2. **No outbox write for an app without a callback URL** (the cached app says so); with one, the event row is a ' +
+    'CTE of the same statement.',
+  '3. **Plans that stay on the primary key.** With `app_id = $2` or `status = \'pending\'` in the `WHERE`, a generic ' +
+    'plan cached while a table was still small (a fresh database, before its first ANALYZE) used ' +
+    'challenges_by_user or challenges_pending_expiry and read every challenge of the app (seen in pg_stat_user_indexes; ' +
+    'the likely source of the 546 rows fetched per round of the first measurement; 8 now). The app is now checked in code and the statement\'s checks are ' +
+    'computed on the locked rows.',
+  '4. `newId` without BigInt and with pooled random bytes (6–12 µs → 0.6 µs); autocommit statements that lose a ' +
+    'deadlock are run again (the verify statement takes three row locks).',
   '',
-  '**Estimate.** With 1–3 (13 → 3 statements, prepared): Tessera ≈ 0.6–0.7 ms per round (2 × ≈ 150 µs of HTTP and ' +
-    'route work, 3 × ≈ 110 µs per statement), PostgreSQL ≈ 0.9 ms, the load client ≈ 0.3 ms: ≈ 1.9 ms of CPU per ' +
-    'round, ≈ 1,000 rounds/s on an otherwise idle 2-core machine — about 5 × today, ≈ 12 % of the bare route for 2 ' +
-    'calls; PGlite ≈ 3–4 × today. The target (25 %, ≈ 2,000 rounds/s) needs ≈ 1 ms of CPU per round for Tessera, ' +
-    'PostgreSQL and the client together; it is also what p99 < 25 ms needs, since 32 clients in a closed loop wait ' +
-    '32 ÷ rate on average (16 ms at 2,000 rounds/s, 160 ms at today\'s ≈ 200). Not reachable on this machine with two ' +
-    'durable writes and a dozen statements per round; with 1–3 plus 5 it may come within a factor of two.',
+  'Before these changes (2026-11-23, quiet machine): 506 rounds/s, p99 113 ms, 4.6 % of the bare route, Tessera ' +
+    '1,396 µs and PostgreSQL 1,586 µs of CPU per round, 3.01 transactions and 546 rows fetched per round.',
   '',
-  'Enrolment (not measured in the table) ran at 60–100 users/s: an import still renders the QR code PNG ' +
-    '(`QRCode.toDataURL`, ≈ 6 ms of CPU here) though the caller already holds the secret; leaving it out for imports ' +
-    'would speed up bulk imports several times.',
+  '### What would cut more',
+  '',
+  '- **The second commit.** Both calls make a durable change, so a round is 2 commits (≈ 2,700 rounds/s at most ' +
+    'here by /work/shared/MEASURED.md). Keeping pending TOTP challenges out of the database (memory/Redis, written ' +
+    'when they end) would make it 1 commit and 1 statement, at the price of reworking GET /v1/challenges, expiry ' +
+    'and what a crash loses; `synchronous_commit = off` for the create would lose acknowledged challenges in a crash.',
+  '- **CPU per statement in Tessera**: node-postgres describes the portal and parses the row description on every ' +
+    'execution, and pg-pool checks a client out for each autocommit statement; a pipelining driver would cut both.',
+  '- Smaller: a histogram that does not hash its labels per observation (≈ 2 %), two AES-GCM deciphers per verify ' +
+    '(≈ 4 %; a cache of unwrapped data keys would only help repeated verifies of one factor), the wildcard redaction ' +
+    'of the child logger\'s bindings (≈ 1.5 %).',
+  '',
+  'Enrolment (not measured in the table) ran at 60–100 users/s on a quiet machine: an import still renders the QR ' +
+    'code PNG (`QRCode.toDataURL`, ≈ 6 ms of CPU here) though the caller already holds the secret; leaving it out ' +
+    'for imports would speed up bulk imports several times.',
 ].join('\n');
 
 export const twoFactorRound: Scenario = {
@@ -353,22 +349,25 @@ export const twoFactorRound: Scenario = {
       'other). A user who has used C+1 waits for the next step; "pool ran dry" below counts the times no user ' +
       'could verify (0 in a well-sized run). Enrolment is not measured.',
     '',
-    '**Statements per round** (from packages/server/src/capabilities: challenges/service.ts, factors/service.ts, ' +
-      'users/service.ts and their stores; the app comes from the in-memory app cache, 0 queries, as in apps-get). ' +
-      'On PostgreSQL every statement is a named prepared statement (parsed and planned once per connection). ' +
-      '*Create*: in-memory rate-limit hit; one `SELECT` of the newest active factor, push first then TOTP; ' +
-      '`INSERT INTO challenges … RETURNING *` — 2 autocommit statements, 1 durable commit. *Verify*: one transaction — ' +
-      '`BEGIN`; `SELECT` the challenge `FOR UPDATE`; `SELECT` the user `FOR UPDATE` (the lockout guard); `SELECT` the ' +
-      'factor; `UPDATE factors SET last_step` (the replay guard); `UPDATE challenges SET status = \'verified\'`; ' +
-      '`INSERT INTO webhook_deliveries … SELECT … FROM apps WHERE callback_url IS NOT NULL` (the outbox: 0 rows here, ' +
-      'the statement runs anyway); `COMMIT` — 6 statements + BEGIN/COMMIT, 1 durable commit (the users reset runs only ' +
-      'after wrong codes). In all **10 round trips to the database and 2 durable commits per round**, 1 row inserted ' +
-      'and 2 updated. Before the prepared statements and these cuts (first measurement, 2026-11-23 19:20): 13 round ' +
-      'trips, all parsed and planned each time, 186 rounds/s on PostgreSQL. Besides the database: the secret is ' +
-      'decrypted with the keyring (AES-256-GCM) and up to 3 HMAC-SHA1 are computed per verify; each call ' +
-      'authenticates the app (one SHA-256), validates and serialises through its schemas and observes the request ' +
-      'histogram. By /work/shared/MEASURED.md, 2 commits per round cap PostgreSQL at ≈ 2,700 rounds/s here, and PGlite ' +
-      '(one statement at a time, ≈ 3,000–6,000 a second) at a few hundred rounds/s.',
+    '**Statements per round** (from packages/server/src/capabilities: challenges/service.ts, challenges/store.ts; ' +
+      'the app comes from the in-memory app cache, 0 queries, as in apps-get). On PostgreSQL every statement is a ' +
+      'named prepared statement (parsed and planned once per connection). *Create*: in-memory rate-limit hit; one ' +
+      '`WITH f AS (SELECT … FROM factors … LIMIT 1) INSERT INTO challenges … SELECT … FROM f` that picks the newest ' +
+      'active TOTP factor and inserts — 1 autocommit statement, 1 durable commit (the factor and user lookups that ' +
+      'explain a 404 or a missing factor run only when it inserts nothing). *Verify* of a right TOTP code: the ' +
+      'challenge and its factor\'s sealed secret come from the creating instance\'s memory (another instance reads ' +
+      'them: 1 statement more), the secret is decrypted (AES-256-GCM, twice: data key, then secret) and 1–3 HMAC-SHA1 ' +
+      'find the step; then 1 autocommit statement: lock the challenge, the user and the factor (`FOR NO KEY UPDATE`, ' +
+      'the verify transaction\'s order) and check each on its latest version (pending, attempts as read, not expired; ' +
+      'user not locked out; step newer than the factor\'s last), move the factor\'s step, verify the challenge, reset ' +
+      'the user\'s wrong-code count if there is one and, for an app with a callback URL, write the outbox row (not ' +
+      'here: the bench app has none) — 1 durable commit. A wrong code, a locked user or a lost race writes nothing ' +
+      'there and goes to the locking transaction (BEGIN, 6–7 statements, COMMIT), which answers it exactly. In all ' +
+      '**2 round trips to the database and 2 durable commits per round**, 1 row inserted and 2 updated. First ' +
+      'measurement (2026-11-23 19:20): 13 round trips, all parsed and planned each time, 186 rounds/s; then 10 ' +
+      'prepared (506 rounds/s). Each call also authenticates the app (one SHA-256), validates and serialises through ' +
+      'its schemas and observes the request histogram. By /work/shared/MEASURED.md, 2 commits per round cap ' +
+      'PostgreSQL at ≈ 2,700 rounds/s here.',
   ].join('\n'),
   async run(context) {
     context.progress('starting the baseline server');

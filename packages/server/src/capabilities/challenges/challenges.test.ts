@@ -37,6 +37,20 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     expect((await verify(await newChallenge(api, user.userId), await user.code(-1))).status).toBe(422);
   });
 
+  it('answers a verify as the challenge then reads, also after a wrong code', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    const first = await newChallenge(api, user.userId);
+    const verified = await verify(first, await user.code());
+    expect(verified.body).toMatchObject({ status: 'verified', attempts_left: 4 });
+    expect((await api.get(`/v1/challenges/${first}`)).body).toEqual(verified.body);
+    const second = await newChallenge(api, user.userId);
+    expect((await verify(second, '000000')).body.error.details.attempts_left).toBe(4);
+    const after = await verify(second, await user.code(1));
+    expect(after.body).toMatchObject({ status: 'verified', attempts_left: 3 });
+    expect((await api.get(`/v1/challenges/${second}`)).body).toEqual(after.body);
+  });
+
   it('accepts one step of drift either way, not two', async () => {
     await awayFromStepBoundary();
     const user = await totpUser(api);

@@ -1,6 +1,6 @@
 import type { RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
-import type { Outbox } from '../webhooks/outbox.ts';
+import type { Outbox, OutboxEvent } from '../webhooks/outbox.ts';
 import { ChallengeStore, toChallenge, type ChallengeRecord } from './store.ts';
 
 const topic = (challengeId: string) => `challenge:${challengeId}`;
@@ -37,6 +37,24 @@ export class ChallengeLifecycle {
   /** The event of a challenge that ended, and the wake-up of readers waiting on it. */
   async ended(challenge: ChallengeRecord): Promise<void> {
     await this.outbox.enqueue(challenge.app_id, `challenge.${challenge.status}`, toChallenge(challenge));
+    this.#afterEnd(challenge);
+  }
+
+  /**
+   * For an ending that one statement writes with its event (the fast verify): the event to write, or null
+   * when the app takes no events (it has no callback URL).
+   */
+  eventOf(challenge: ChallengeRecord, appHasCallback: boolean): OutboxEvent | null {
+    return appHasCallback ? this.outbox.event(`challenge.${challenge.status}`, toChallenge(challenge)) : null;
+  }
+
+  /** After that statement wrote the ending (and `event`, if any): the wake-ups `ended` gives. */
+  endedByStatement(challenge: ChallengeRecord, event: OutboxEvent | null): void {
+    if (event) this.outbox.written();
+    this.#afterEnd(challenge);
+  }
+
+  #afterEnd(challenge: ChallengeRecord): void {
     this.announce(challenge);
     this.db.afterCommit(() => {
       for (const listener of this.#endListeners) listener(challenge);

@@ -73,34 +73,35 @@ export class ChallengeService {
 
   async create(appId: string, userId: string, body: CreateChallenge): Promise<Challenge> {
     await this.#limitCreation(appId, userId);
-    const factor = await this.#factorFor(appId, userId, body);
-    if (body.number_matching && factor.type !== 'push') throw ApiError.invalid('number_matching', 'applies to push challenges only');
     const app = await this.apps.get(appId);
-    if (factor.type === 'push') {
-      const created = await this.push.create(appId, [userId], null, {
-        factorId: body.factor_id === undefined ? null : factor.id,
-        referenceId: body.reference_id ?? null,
-        message: body.message ?? app.challenge_default_message,
-        details: body.details ?? null,
-        hiddenDetails: body.hidden_details ?? null,
-        expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
-        numberMatching: body.number_matching ?? false,
-      });
-      return toChallenge(created);
-    }
-    const created = await this.#store.insert({
+    const challenge = {
       id: newId('chl'),
       appId,
       userId,
-      factorId: factor.id,
-      factorType: factor.type,
       referenceId: body.reference_id ?? null,
       message: body.message ?? app.challenge_default_message,
       details: body.details ?? null,
       hiddenDetails: body.hidden_details ?? null,
       expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
-    });
-    return toChallenge(created);
+    };
+    // The usual call names no factor, for a user without a device: one statement picks the TOTP factor and inserts
+    // (a user with an active push factor gets push by default). The lookups below explain a refusal, or go to push.
+    if (body.factor_id === undefined && body.type !== 'push' && !body.number_matching) {
+      const created = await this.#store.insertForActiveFactor(challenge, body.type ?? 'totp', { unlessPush: body.type === undefined });
+      if (created) return toChallenge(created);
+    }
+    const factor = await this.#factorFor(appId, userId, body);
+    if (body.number_matching && factor.type !== 'push') throw ApiError.invalid('number_matching', 'applies to push challenges only');
+    if (factor.type === 'push') {
+      const { id: _id, appId: _app, userId: _user, ...fields } = challenge;
+      const created = await this.push.create(appId, [userId], null, {
+        ...fields,
+        factorId: body.factor_id === undefined ? null : factor.id,
+        numberMatching: body.number_matching ?? false,
+      });
+      return toChallenge(created);
+    }
+    return toChallenge(await this.#store.insert({ ...challenge, factorId: factor.id, factorType: factor.type }));
   }
 
   async createForQuorum(appId: string, body: CreateQuorumChallenge): Promise<Challenge> {
@@ -130,6 +131,8 @@ export class ChallengeService {
   }
 
   async verify(appId: string, challengeId: string, code: string): Promise<Challenge> {
+    const verified = await this.#verifyRightCode(appId, challengeId, code);
+    if (verified) return toChallenge(verified);
     const outcome = await this.db.transaction(() => this.#verifyInTransaction(appId, challengeId, code));
     switch (outcome.kind) {
       case 'verified':
@@ -147,6 +150,25 @@ export class ChallengeService {
         });
       }
     }
+  }
+
+  /**
+   * The usual verify, a right TOTP code, in one statement that locks and checks everything again (the challenge,
+   * the user's lockout, the factor's step: ChallengeStore.verifyAtStep) and writes the event with the change. Null
+   * for anything else (a wrong code, a locked user, a race with another verify), which the transaction answers.
+   */
+  async #verifyRightCode(appId: string, challengeId: string, code: string): Promise<ChallengeRecord | null> {
+    const found = await this.#store.findForCodeCheck(appId, challengeId);
+    const now = new Date();
+    if (!found?.factor || found.challenge.status !== 'pending' || found.challenge.expires_at <= now) return null;
+    const step = this.factors.matchTotp(found.factor, code, now.getTime());
+    if (step === null) return null;
+    const verified: ChallengeRecord = { ...found.challenge, status: 'verified', attempts: found.challenge.attempts + 1, resolved_at: now };
+    // No outbox write for an app without a callback URL (the app is cached; a change drops it at once).
+    const event = this.lifecycle.eventOf(verified, (await this.apps.get(appId)).callback_url !== null);
+    if (!(await this.#store.verifyAtStep(found.challenge, found.factor.id, step, now, event))) return null;
+    this.lifecycle.endedByStatement(verified, event);
+    return verified;
   }
 
   async #verifyInTransaction(appId: string, challengeId: string, code: string): Promise<VerifyOutcome> {

@@ -1,5 +1,7 @@
 import type { Challenge, ChallengeStatus, DenyReason, FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
+import type { TotpKey } from '../factors/store.ts';
+import type { OutboxEvent } from '../webhooks/outbox.ts';
 import { maxAttemptsPerChallenge } from './limits.ts';
 
 export interface ChallengeRecord {
@@ -40,6 +42,34 @@ export interface NewChallenge {
   expiresInSeconds: number;
 }
 
+/** A challenge as its code check needs it: the row, and its TOTP factor's key (null for another kind of factor). */
+export interface CodeCheckState {
+  challenge: ChallengeRecord;
+  factor: TotpKey | null;
+}
+
+/**
+ * The TOTP challenges this instance made lately, with their factor's key (the sealed secret, as stored), so that
+ * the verify that usually follows reads nothing first. A hint only: the verify statement checks every condition
+ * again in the database, and a verify sent to another instance reads the row.
+ */
+class RecentChallenges {
+  static readonly maxEntries = 10_000;
+  readonly #entries = new Map<string, CodeCheckState>();
+
+  add(state: CodeCheckState): void {
+    if (this.#entries.size >= RecentChallenges.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(state.challenge.id, state);
+  }
+
+  /** The entry, removed: after one code check it may be out of date. */
+  take(id: string): CodeCheckState | undefined {
+    const state = this.#entries.get(id);
+    this.#entries.delete(id);
+    return state;
+  }
+}
+
 export function toChallenge(row: ChallengeRecord): Challenge {
   return {
     challenge_id: row.id,
@@ -64,7 +94,81 @@ export function toChallenge(row: ChallengeRecord): Challenge {
 }
 
 export class ChallengeStore {
+  readonly #recent = new RecentChallenges();
+
   constructor(private readonly db: Database) {}
+
+  /**
+   * Inserts a challenge for the user's newest active factor of `type`, in one statement; null when they have none,
+   * or, with `unlessPush`, when they have an active push factor (which the default prefers): nothing is written.
+   */
+  async insertForActiveFactor(
+    challenge: Omit<NewChallenge, 'factorId' | 'factorType'>,
+    type: FactorType,
+    options: { unlessPush: boolean },
+  ): Promise<ChallengeRecord | null> {
+    const [row] = await this.db.query<
+      Pick<ChallengeRecord, 'factor_id' | 'factor_type' | 'details' | 'hidden_details' | 'expires_at' | 'created_at'> &
+        Omit<TotpKey, 'id'>
+    >(
+      `WITH f AS (
+         SELECT id, type, secret_enc, algorithm, digits, period FROM factors
+         WHERE app_id = $2 AND user_id = $3 AND type = $9 AND status = 'active'
+           AND NOT ($10 AND EXISTS (SELECT 1 FROM factors p
+                                    WHERE p.app_id = $2 AND p.user_id = $3 AND p.type = 'push' AND p.status = 'active'))
+         ORDER BY id DESC LIMIT 1
+       ), c AS (
+         INSERT INTO challenges (id, app_id, user_id, factor_id, factor_type, status, reference_id, message, details,
+           hidden_details, expires_at)
+         SELECT $1, $2, $3, f.id, f.type, 'pending', $4, $5, $6::jsonb, $7::jsonb, now() + make_interval(secs => $8)
+         FROM f
+         RETURNING factor_id, details, hidden_details, expires_at, created_at
+       )
+       SELECT c.*, f.type AS factor_type, f.secret_enc, f.algorithm, f.digits, f.period FROM c JOIN f ON f.id = c.factor_id`,
+      [
+        challenge.id,
+        challenge.appId,
+        challenge.userId,
+        challenge.referenceId,
+        challenge.message,
+        challenge.details === null ? null : JSON.stringify(challenge.details),
+        challenge.hiddenDetails === null ? null : JSON.stringify(challenge.hiddenDetails),
+        challenge.expiresInSeconds,
+        type,
+        options.unlessPush,
+      ],
+    );
+    if (!row) return null;
+    const created: ChallengeRecord = {
+      id: challenge.id,
+      app_id: challenge.appId,
+      user_id: challenge.userId,
+      factor_id: row.factor_id,
+      factor_type: row.factor_type,
+      status: 'pending',
+      reference_id: challenge.referenceId,
+      message: challenge.message,
+      details: row.details,
+      hidden_details: row.hidden_details,
+      attempts: 0,
+      expires_at: row.expires_at,
+      resolved_at: null,
+      created_at: row.created_at,
+      // A code challenge has none of the push columns.
+      number: null,
+      number_choices: null,
+      deny_reason: null,
+      user_ids: null,
+      quorum: null,
+      approved_by: null,
+      denied_by: null,
+    };
+    if (row.factor_type === 'totp') {
+      const { secret_enc, algorithm, digits, period } = row;
+      this.#recent.add({ challenge: created, factor: { id: row.factor_id as string, secret_enc, algorithm, digits, period } });
+    }
+    return created;
+  }
 
   async insert(challenge: NewChallenge): Promise<ChallengeRecord> {
     const [row] = await this.db.query<ChallengeRecord>(
@@ -89,11 +193,80 @@ export class ChallengeStore {
   }
 
   async find(appId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<ChallengeRecord | null> {
+    // The app is checked here: with `app_id = $2` in SQL, a generic plan made before the table was first analysed
+    // reads the app's every challenge through challenges_by_user (a tie with the primary key on a tiny table).
     const [row] = await this.db.query<ChallengeRecord>(
-      `SELECT * FROM challenges WHERE id = $1 AND app_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
-      [id, appId],
+      `SELECT * FROM challenges WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      [id],
     );
-    return row ?? null;
+    return row?.app_id === appId ? row : null;
+  }
+
+  /** The challenge and its TOTP factor's key for a code check (no lock: `verifyAtStep` checks again). */
+  async findForCodeCheck(appId: string, id: string): Promise<CodeCheckState | null> {
+    const recent = this.#recent.take(id);
+    if (recent?.challenge.app_id === appId) return recent;
+    // Each table by its primary key (the app checked here, the factor behind OFFSET 0): see `find`.
+    const [row] = await this.db.query<ChallengeRecord & { key_id: string | null } & Omit<TotpKey, 'id'>>(
+      `SELECT c.*, f.id AS key_id, f.secret_enc, f.algorithm, f.digits, f.period
+       FROM challenges c
+       LEFT JOIN LATERAL (SELECT * FROM factors WHERE id = c.factor_id AND type = 'totp' OFFSET 0) f ON true
+       WHERE c.id = $1`,
+      [id],
+    );
+    if (row?.app_id !== appId) return null;
+    const { key_id, secret_enc, algorithm, digits, period, ...challenge } = row;
+    return { challenge, factor: key_id === null ? null : { id: key_id, secret_enc, algorithm, digits, period } };
+  }
+
+  /**
+   * Verifies `challenge` (as read) with a TOTP code of time step `step`, in one statement. It locks the challenge,
+   * then its user, then its factor (the order of the verify transaction), checking each on its latest version: the
+   * challenge is as read (pending, same attempts, not expired at `now`), the user is not locked out at `now`, and
+   * the factor's step moves to `step` only if that is newer than its last. Then it verifies the challenge (resolved
+   * at `now`), resets the user's count of wrong codes if there is one, and writes `event` to the outbox if the app
+   * still has a callback URL. False when a check fails: then nothing is written.
+   */
+  async verifyAtStep(
+    challenge: ChallengeRecord,
+    factorId: string,
+    step: number,
+    now: Date,
+    event: OutboxEvent | null,
+  ): Promise<boolean> {
+    const params: unknown[] = [challenge.id, challenge.app_id, challenge.attempts, now, factorId, step, challenge.user_id];
+    if (event) params.push(event.id, event.type, event.payload);
+    // One table per lookup, by primary key only, and the checks computed rather than filtered by: a cached generic
+    // plan made while the tables are small could otherwise scan another index (all the app's or all pending challenges).
+    const rows = await this.db.query(
+      `WITH c AS (
+         SELECT app_id = $2 AND factor_id = $5 AND status = 'pending' AND attempts = $3 AND expires_at > $4 AS ok
+         FROM challenges WHERE id = $1 FOR NO KEY UPDATE
+       ), u AS (
+         SELECT locked_until IS NULL OR locked_until <= $4 AS ok, failed_codes > 0 OR locked_until IS NOT NULL AS reset
+         FROM users WHERE app_id = $2 AND user_id = $7 AND (SELECT ok FROM c) FOR NO KEY UPDATE
+       ), step AS (
+         UPDATE factors SET last_step = $6
+         WHERE id = $5 AND status = 'active' AND (last_step IS NULL OR last_step < $6) AND (SELECT ok FROM u)
+         RETURNING 1
+       ), verified AS (
+         UPDATE challenges SET status = 'verified', attempts = attempts + 1, resolved_at = $4
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM step) RETURNING 1
+       ), cleared AS (
+         UPDATE users SET failed_codes = 0, locked_until = NULL
+         WHERE app_id = $2 AND user_id = $7 AND (SELECT reset FROM u) AND EXISTS (SELECT 1 FROM verified)
+       )${
+         event
+           ? `, event AS (
+         INSERT INTO webhook_deliveries (id, app_id, event_type, payload, next_attempt_at)
+         SELECT $8, id, $9, $10, now() FROM apps WHERE id = $2 AND callback_url IS NOT NULL AND EXISTS (SELECT 1 FROM verified)
+       )`
+           : ''
+       }
+       SELECT 1 FROM verified`,
+      params,
+    );
+    return rows.length > 0;
   }
 
   /** Ends a pending challenge with `status`; null when it was no longer pending. */

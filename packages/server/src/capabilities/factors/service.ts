@@ -7,7 +7,7 @@ import type { AppService } from '../apps/service.ts';
 import { lockedError, type UserService } from '../users/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.ts';
-import { FactorStore, toFactor, type FactorRecord } from './store.ts';
+import { FactorStore, toFactor, type FactorRecord, type TotpKey } from './store.ts';
 import { base32Of, decodeBase32Secret, matchTotpStep, minimumSecretBytes, newTotpSecret, totpUri, type TotpParams } from './totp.ts';
 import { qrDataUrl } from '../../platform/qr-code.ts';
 
@@ -188,18 +188,28 @@ export class FactorService {
     return { ok: step !== null && (await this.#store.advanceStep(factor.id, step)) };
   }
 
+  /**
+   * The time step of a right TOTP code at `timestampMs`, or null (also for a code of the wrong form). Records
+   * nothing: the caller moves the factor's step under the user's lock.
+   */
+  matchTotp(factor: TotpKey, code: string, timestampMs: number): number | null {
+    const params = paramsOf(factor);
+    if (!codeFormats[params.digits].test(code)) return null;
+    return matchTotpStep(this.#secret(factor), params, code, timestampMs);
+  }
+
   async #find(appId: string, factorId: string): Promise<FactorRecord> {
     const factor = await this.#store.find(appId, factorId);
     if (!factor) throw ApiError.notFound('Factor');
     return factor;
   }
 
-  #secret(factor: FactorRecord): string {
+  #secret(factor: Pick<FactorRecord, 'id' | 'secret_enc'>): string {
     return this.keyring.decryptString(factor.secret_enc as string, totpSecretContext(factor.id));
   }
 }
 
-function paramsOf(factor: FactorRecord): TotpParams {
+function paramsOf(factor: Pick<FactorRecord, 'algorithm' | 'digits' | 'period'>): TotpParams {
   return { algorithm: factor.algorithm!, digits: factor.digits!, period: factor.period! };
 }
 
@@ -212,9 +222,11 @@ function importedSecret(secret: string): string {
   return base32Of(bytes);
 }
 
+const codeFormats: Record<TotpParams['digits'], RegExp> = { 6: /^[0-9]{6}$/, 8: /^[0-9]{8}$/ };
+
 /** A TOTP code is exactly `digits` digits; anything else is refused before it counts as a guess. */
 function checkTotpFormat(code: string, params: TotpParams): string {
-  if (!new RegExp(`^[0-9]{${params.digits}}$`).test(code)) {
+  if (!codeFormats[params.digits].test(code)) {
     throw ApiError.invalid('code', `must be ${params.digits} digits`);
   }
   return code;

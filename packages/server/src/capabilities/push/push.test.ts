@@ -5,6 +5,7 @@ import { databaseKinds, startTestServer } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
 import { openDeviceStream } from '../../../test/device-stream.ts';
 import { registerPushDevice, type PushDevice } from '../../../test/push-device.ts';
+import { totpUser } from '../../../test/totp-user.ts';
 import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
 
 describe.each(databaseKinds())('push challenges on %s', (kind) => {
@@ -76,6 +77,17 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('challenge_not_pending');
     stream.close();
+  });
+
+  it('prefers push for a user with a device and TOTP; TOTP when asked, and after the device is removed', async () => {
+    const user = await totpUser(api, 'both');
+    const device = await newDevice(user.userId);
+    expect((await api.post(`/v1/users/${user.userId}/challenges`, {})).body.factor_type).toBe('push');
+    const totp = (await api.post(`/v1/users/${user.userId}/challenges`, { type: 'totp' })).body;
+    expect(totp).toMatchObject({ factor_type: 'totp', factor_id: user.factorId });
+    expect((await api.post(`/v1/challenges/${totp.challenge_id}/verify`, { code: await user.code() })).body.status).toBe('verified');
+    await api.delete(`/v1/devices/${device.deviceId}`);
+    expect((await api.post(`/v1/users/${user.userId}/challenges`, {})).body.factor_type).toBe('totp');
   });
 
   it('tells the push relay, signed, without the number to match', async () => {

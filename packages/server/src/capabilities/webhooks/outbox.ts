@@ -6,6 +6,13 @@ import { WebhookStore } from './store.ts';
 
 export const deliveriesTopic = 'webhooks.enqueued';
 
+/** An event ready to be written: its delivery id, type and JSON payload. */
+export interface OutboxEvent {
+  id: string;
+  type: string;
+  payload: string;
+}
+
 /**
  * Where capabilities record their events. Call it inside the transaction of the change: the event
  * is then written if and only if the change is, and the dispatcher is woken once it commits.
@@ -21,8 +28,21 @@ export class Outbox {
   }
 
   async enqueue(appId: string, type: string, data: unknown): Promise<void> {
+    const event = this.event(type, data);
+    if (await this.#store.insert(event.id, appId, type, event.payload)) this.written();
+  }
+
+  /**
+   * The event for a statement that writes its delivery itself, with the change (the row and its condition, an
+   * app with a callback URL, as in WebhookStore.insert); call `written` when it did.
+   */
+  event(type: string, data: unknown): OutboxEvent {
     const event: WebhookEvent = { type, timestamp: new Date().toISOString(), data };
-    const written = await this.#store.insert(newId('msg'), appId, type, JSON.stringify(event));
-    if (written) this.db.afterCommit(() => void this.bus.publish(deliveriesTopic, {}).catch(() => {}));
+    return { id: newId('msg'), type, payload: JSON.stringify(event) };
+  }
+
+  /** Wakes the dispatcher once the change that wrote an event commits. */
+  written(): void {
+    this.db.afterCommit(() => void this.bus.publish(deliveriesTopic, {}).catch(() => {}));
   }
 }

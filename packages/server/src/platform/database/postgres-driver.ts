@@ -54,11 +54,17 @@ export class PostgresDriver implements Driver {
   }
 
   async query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
-    try {
-      const result = await this.#pool.query(prepared(sql, params));
-      return result.rows as R[];
-    } catch (error) {
-      throw translate(error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.#pool.query(prepared(sql, params));
+        return result.rows as R[];
+      } catch (error) {
+        // A statement outside a transaction is its own transaction: one that lost a deadlock did nothing, so it
+        // runs again (the 2FA verify statement locks a challenge, its user and its factor).
+        const state = (error as { code?: string }).code;
+        if (state !== undefined && retryableStates.has(state) && attempt < 3) continue;
+        throw translate(error);
+      }
     }
   }
 
