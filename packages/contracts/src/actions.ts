@@ -119,3 +119,15 @@ export interface ClientChallengeSuccess {
   state: 'CHALLENGE_SUCCEEDED';
   token: string;
 }
+
+/** `POST /v1/client/push` and `GET /v1/client/challenges/{challenge_id}`: the action's push challenge. */
+export interface ClientPushChallenge {
+  challenge_id: string;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'failed' | 'verified';
+  /** The number to show: the person picks it on their device. */
+  number?: number;
+  expires_at: string;
+  /** Once approved: the action succeeded, and this token is for validate. */
+  state?: 'CHALLENGE_SUCCEEDED';
+  token?: string;
+}

@@ -66,6 +66,7 @@ export type {
   ActionRulesInput,
   ActionState,
   ClientChallengeSuccess,
+  ClientPushChallenge,
   ClientTotpEnrollment,
   Condition,
   ConditionOp,

@@ -1,4 +1,4 @@
-import type { ClientChallengeSuccess, ClientTotpEnrollment, ErrorCode } from '@tessera/contracts';
+import type { ClientChallengeSuccess, ClientPushChallenge, ClientTotpEnrollment, ErrorCode } from '@tessera/contracts';
 
 /** What a refused call says: the API's error, or `network_error` when no answer came. */
 export interface ActionCallError {
@@ -20,8 +20,7 @@ export interface ActionClientOptions {
 
 /**
  * The client API of an action, for a web page: enroll a first TOTP factor, pass a challenge with a TOTP
- * or recovery code. A success answers the token for the backend's `validate`. Push (POST /v1/client/push,
- * then GET /v1/client/challenges/{challenge_id}?wait=…) is to be added beside these.
+ * or recovery code, or with a push approval. A success answers the token for the backend's `validate`.
  */
 export class ActionClient {
   readonly #baseUrl: string;
@@ -49,13 +48,28 @@ export class ActionClient {
     verify: (input: { code: string }): Promise<ActionResult<ClientChallengeSuccess>> => this.#post('/v1/client/recovery/verify', input),
   };
 
-  async #post<T>(path: string, body?: object): Promise<ActionResult<T>> {
+  readonly push = {
+    /** Sends a push request to the user's devices (or answers the pending one): show its `number`. */
+    start: (): Promise<ActionResult<ClientPushChallenge>> => this.#post('/v1/client/push'),
+    /**
+     * The request's status, held up to `waitSeconds` (at most 60) until it changes; once `approved`, it
+     * carries the success token. Call it again while it is `pending`.
+     */
+    wait: (challengeId: string, waitSeconds = 25): Promise<ActionResult<ClientPushChallenge>> =>
+      this.#call('GET', `/v1/client/challenges/${encodeURIComponent(challengeId)}?wait=${waitSeconds}`),
+  };
+
+  #post<T>(path: string, body?: object): Promise<ActionResult<T>> {
+    return this.#call('POST', path, body);
+  }
+
+  async #call<T>(method: 'GET' | 'POST', path: string, body?: object): Promise<ActionResult<T>> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body) headers['content-type'] = 'application/json';
     let response: Response;
     let parsed: unknown;
     try {
-      response = await fetch(this.#baseUrl + path, { method: 'POST', headers, body: body ? JSON.stringify(body) : undefined });
+      response = await fetch(this.#baseUrl + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
       parsed = await response.json();
     } catch (error) {
       return { ok: false, error: { code: 'network_error', message: error instanceof Error ? error.message : String(error), status: 0 } };

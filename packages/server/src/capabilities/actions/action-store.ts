@@ -96,6 +96,15 @@ export class ActionStore {
     return current?.challenge_ids ?? {};
   }
 
+  /** Records the action's push challenge (a new one replaces one that ended). */
+  async replaceChallenge(id: string, type: string, challengeId: string): Promise<void> {
+    await this.db.query(`UPDATE actions SET challenge_ids = challenge_ids || jsonb_build_object($2::text, $3::text) WHERE id = $1`, [
+      id,
+      type,
+      challengeId,
+    ]);
+  }
+
   async recordEnrollment(id: string, factorId: string): Promise<void> {
     await this.db.query('UPDATE actions SET enroll_factor_id = $2 WHERE id = $1', [id, factorId]);
   }

@@ -3,7 +3,8 @@ import { ApiError } from '../../platform/http/api-error.ts';
 import { errorResponses } from '../../platform/http/openapi.ts';
 import { codeBody } from '../factors/schemas.ts';
 import type { ClientService, ClientSession, CodeFactorType } from './client-service.ts';
-import { clientEnrollmentSchema, clientSuccessSchema } from './schemas.ts';
+import { challengeIdParams, getChallengeQuery } from '../challenges/schemas.ts';
+import { clientEnrollmentSchema, clientPushSchema, clientSuccessSchema } from './schemas.ts';
 
 const tags = ['client'];
 const security = [{ actionToken: [] }];
@@ -14,8 +15,7 @@ const auth =
 
 /**
  * The client API of adaptive MFA, for the browser SDK. Any site may call it (CORS), since the track token is
- * the credential; an app that lists `allowed_origins` limits it to those. Push (POST /v1/client/push and
- * GET /v1/client/challenges/{challenge_id}) joins here, beside the code routes.
+ * the credential; an app that lists `allowed_origins` limits it to those.
  */
 export function clientRoutes(app: FastifyInstance, deps: { client: ClientService }): void {
   const { client } = deps;
@@ -80,4 +80,41 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
       async (request, reply) => client.verifyCode(await sessionOf(request, reply), type, request.body.code),
     );
   }
+
+  app.post(
+    '/v1/client/push',
+    {
+      schema: {
+        tags,
+        summary: 'Send a push request to the user’s devices',
+        description:
+          'With number matching: show `number`; the person picks it in their authenticator. The pending request is answered ' +
+          `again if there is one; after a denial or an expiry, a new one is sent. A user without a device: 409 no_active_factor. ${auth}`,
+        security,
+        response: { 200: clientPushSchema, ...errorResponses(401, 403, 409, 429) },
+      },
+    },
+    async (request, reply) => client.startPush(await sessionOf(request, reply)),
+  );
+
+  app.get<{ Params: { challenge_id: string }; Querystring: { wait?: number } }>(
+    '/v1/client/challenges/:challenge_id',
+    {
+      schema: {
+        tags,
+        summary: 'The push request’s status (long-poll with ?wait=)',
+        description: `Once \`approved\`, the answer carries \`state: "CHALLENGE_SUCCEEDED"\` and a success \`token\` for validate. ${auth}`,
+        security,
+        params: challengeIdParams,
+        querystring: getChallengeQuery,
+        response: { 200: clientPushSchema, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const session = await sessionOf(request, reply);
+      const gone = new AbortController();
+      reply.raw.on('close', () => gone.abort());
+      return client.push(session, request.query.wait ?? 0, gone.signal, request.params.challenge_id);
+    },
+  );
 }

@@ -1,4 +1,4 @@
-import type { App, ClientChallengeSuccess, ClientTotpEnrollment, FactorType } from '@tessera/contracts';
+import type { App, Challenge, ClientChallengeSuccess, ClientPushChallenge, ClientTotpEnrollment, FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import type { AppService } from '../apps/service.ts';
@@ -14,8 +14,11 @@ export interface ClientSession extends ActionTokenClaims {
   app: App;
 }
 
-/** The factor types a code answers through the client API (push joins with POST /v1/client/push). */
+/** The factor types a code answers through the client API (push is answered on the device). */
 export type CodeFactorType = 'totp' | 'recovery';
+
+/** How long a push request of an action waits for the person, at most (the track token may live longer). */
+const pushSeconds = 300;
 
 const challengeableStates = ['CHALLENGE_REQUIRED', 'ALLOW'] as const;
 
@@ -95,14 +98,61 @@ export class ClientService {
         },
       );
       if (refused) return refused;
-      const succeeded = await this.#store.transition(action.id, challengeableStates, 'CHALLENGE_SUCCEEDED');
-      if (!succeeded) throw notChallengeable(action);
-      await this.outbox.enqueue(appId, 'action.challenge_succeeded', toActionRecord(succeeded));
+      await this.#succeed(action, appId);
       return null;
     });
     if (failure) throw failure;
-    const token = this.tokens.sign({ ...session, scope: 'success' }, successTokenSeconds);
-    return { state: 'CHALLENGE_SUCCEEDED', token };
+    return this.#successToken(session);
+  }
+
+  /**
+   * The action's push request to the user's devices, with number matching: the one still pending, else a
+   * new one (after a denial or an expiry, the person may ask again).
+   */
+  async startPush(session: ClientSession): Promise<ClientPushChallenge> {
+    const action = await this.#challengeable(session);
+    const current = await this.#pushOf(session, action);
+    if (current?.status === 'pending') return pushView(current);
+    const secondsLeft = session.expiresAt - Math.floor(Date.now() / 1000);
+    const created = await this.challenges.create(session.appId, session.userId, {
+      type: 'push',
+      number_matching: true,
+      reference_id: action.id,
+      expires_in: Math.min(pushSeconds, Math.max(1, secondsLeft)),
+    });
+    await this.#store.replaceChallenge(action.id, 'push', created.challenge_id);
+    return pushView(created);
+  }
+
+  /** The action's push request (null when none was sent), read at once or, with `waitSeconds`, when it changes. */
+  async push(session: ClientSession, waitSeconds = 0, signal?: AbortSignal, challengeId?: string): Promise<ClientPushChallenge | null> {
+    const action = await this.#action(session);
+    const recorded = action.challenge_ids.push;
+    if (challengeId !== undefined && challengeId !== recorded) throw ApiError.notFound('Challenge');
+    if (!recorded) return null;
+    const challenge = await this.challenges.get(session.appId, recorded, waitSeconds, signal);
+    if (challenge.status !== 'approved') return pushView(challenge);
+    // Approved: the action succeeds (once; a later read answers a new token until the action is validated).
+    if (action.state !== 'CHALLENGE_SUCCEEDED' || action.validated_at) {
+      await this.db.transaction(() => this.#succeed(action, session.appId));
+    }
+    return { ...pushView(challenge), ...this.#successToken(session) };
+  }
+
+  /** Inside the transaction of the success: the action moves to CHALLENGE_SUCCEEDED, with its event. */
+  async #succeed(action: ActionRow, appId: string): Promise<void> {
+    const succeeded = await this.#store.transition(action.id, challengeableStates, 'CHALLENGE_SUCCEEDED');
+    if (!succeeded) throw notChallengeable(action);
+    await this.outbox.enqueue(appId, 'action.challenge_succeeded', toActionRecord(succeeded));
+  }
+
+  #successToken(session: ClientSession): ClientChallengeSuccess {
+    return { state: 'CHALLENGE_SUCCEEDED', token: this.tokens.sign({ ...session, scope: 'success' }, successTokenSeconds) };
+  }
+
+  async #pushOf(session: ClientSession, action: ActionRow): Promise<Challenge | null> {
+    const recorded = action.challenge_ids.push;
+    return recorded ? this.challenges.get(session.appId, recorded) : null;
   }
 
   async #challengeFor(session: ClientSession, action: ActionRow, type: CodeFactorType): Promise<string> {
@@ -142,4 +192,13 @@ function notChallengeable(action: ActionRow): ApiError {
   return new ApiError('action_not_challengeable', `This action is ${action.state}${action.validated_at ? ' and validated' : ''}.`, {
     details: { state: action.state },
   });
+}
+
+function pushView(challenge: Challenge): ClientPushChallenge {
+  return {
+    challenge_id: challenge.challenge_id,
+    status: challenge.status,
+    ...(challenge.number !== undefined ? { number: challenge.number } : {}),
+    expires_at: challenge.expires_at,
+  };
 }

@@ -10,7 +10,9 @@ export interface Brand {
 export type HostedView =
   | { kind: 'code'; token: string; method: CodeFactorType; alternatives: CodeFactorType[]; enrolling: boolean; error?: string }
   | { kind: 'enroll'; token: string; qrDataUrl: string; secret: string }
-  | { kind: 'message'; title: string; text: string };
+  | { kind: 'message'; title: string; text: string }
+  /** Waiting for an approval on the device (the page reloads itself every 2 s: no script), or after it ended. */
+  | { kind: 'push'; token: string; number?: number; waiting: boolean; alternatives: CodeFactorType[] };
 
 const style = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f4f5f7}
@@ -21,7 +23,7 @@ input{width:100%;font:inherit;font-size:1.4rem;letter-spacing:.2em;padding:.5rem
 input:focus,button:focus,a:focus{outline:3px solid #1d4ed8;outline-offset:2px}
 button{margin-top:1rem;width:100%;font:inherit;font-weight:600;padding:.7rem;border:0;border-radius:.4rem;background:#1d4ed8;color:#fff;cursor:pointer}
 .error{color:#b00020;font-weight:600}.qr{display:block;margin:1rem auto;width:220px;height:220px;image-rendering:pixelated}
-code{font-size:1.05rem;word-break:break-all;background:#f0f0f0;padding:.2rem .4rem;border-radius:.3rem}a{color:#1d4ed8}`;
+.number{display:block;font-size:2.5rem;text-align:center;letter-spacing:.1em}code{font-size:1.05rem;word-break:break-all;background:#f0f0f0;padding:.2rem .4rem;border-radius:.3rem}a{color:#1d4ed8}`;
 
 // The only style of the page, allowed by its hash: the Content-Security-Policy needs no 'unsafe-inline'.
 const styleHash = createHash('sha256').update(style).digest('base64');
@@ -50,10 +52,14 @@ const methodText: Record<CodeFactorType, { label: string; hint: (app: string) =>
 /** The hosted page: plain HTML whose forms work without script; Enter submits them. */
 export function renderHostedPage(brand: Brand, view: HostedView): string {
   const title = view.kind === 'message' ? view.title : view.kind === 'enroll' ? 'Set up your authenticator app' : 'Verify it’s you';
+  const refresh =
+    view.kind === 'push' && view.waiting
+      ? `<meta http-equiv="refresh" content="2;url=actions?token=${encodeURIComponent(view.token)}&amp;method=push">`
+      : '';
   const logo = brand.logo ? `<img src="${escape(brand.logo)}" alt="">` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${escape(title)} – ${escape(brand.name)}</title><style>${style}</style></head>
+<meta name="referrer" content="no-referrer">${refresh}<title>${escape(title)} – ${escape(brand.name)}</title><style>${style}</style></head>
 <body><main>
 <header>${logo}<p class="brand">${escape(brand.name)}</p></header>
 <h1>${escape(title)}</h1>
@@ -63,6 +69,7 @@ ${body(brand, view)}
 
 function body(brand: Brand, view: HostedView): string {
   if (view.kind === 'message') return `<p>${escape(view.text)}</p>`;
+  if (view.kind === 'push') return pushBody(view);
   if (view.kind === 'enroll') {
     return `<p id="hint">Scan this QR code with your authenticator app, then type the code it shows.</p>
 <img class="qr" src="${escape(view.qrDataUrl)}" alt="QR code to add ${escape(brand.name)} to your authenticator app">
@@ -78,6 +85,20 @@ ${codeForm(view.token, 'totp', undefined)}`;
   return `<p id="hint">${escape(hint)}</p>
 ${codeForm(view.token, view.method, view.error)}
 ${[...others, ...restart].join('\n')}`;
+}
+
+function pushBody(view: Extract<HostedView, { kind: 'push' }>): string {
+  const token = encodeURIComponent(view.token);
+  const others = view.alternatives.map((method) => `<p><a href="actions?token=${token}&amp;method=${method}">${methodText[method].link}</a></p>`);
+  if (!view.waiting) {
+    return `<p role="alert">The request was denied or has expired.</p>
+<p><a href="actions?token=${token}&amp;method=push&amp;again=1">Send a new request to your authenticator app</a></p>
+${others.join('\n')}`;
+  }
+  const number = view.number === undefined ? '' : ` and pick this number: <strong class="number">${view.number}</strong>`;
+  return `<p role="status" aria-live="polite">We sent a request to your authenticator app. Approve it there${number}.
+This page goes on by itself once you approve.</p>
+${others.join('\n')}`;
 }
 
 function codeForm(token: string, method: CodeFactorType, error: string | undefined): string {

@@ -6,7 +6,11 @@ import type { ClientService, ClientSession, CodeFactorType } from './client-serv
 import { hostedPageCsp, renderHostedPage, type Brand, type HostedView } from './hosted-page.ts';
 
 const method = literals(['totp', 'recovery'] as const);
-const pageQuery = Type.Object({ token: Type.String({ maxLength: 4096 }), method: Type.Optional(method) });
+const pageQuery = Type.Object({
+  token: Type.String({ maxLength: 4096 }),
+  method: Type.Optional(literals(['totp', 'recovery', 'push'] as const)),
+  again: Type.Optional(Type.Literal('1')),
+});
 const formBody = Type.Object({ token: Type.String({ maxLength: 4096 }), method, code: Type.String({ maxLength: 64 }) });
 const codeTypes: readonly CodeFactorType[] = ['totp', 'recovery'];
 
@@ -16,9 +20,8 @@ const codeTypes: readonly CodeFactorType[] = ['totp', 'recovery'];
  * with plain forms (POST, then a 303 redirect): it needs no script and no build on the app's side. The track
  * token is in the page's query, so the page sends no Referer and is never cached.
  *
- * Push plugs in here: where the user's factors include `push` (see `#page` below), render a "waiting for
- * your approval" view with a small script (served by us, allowed by the CSP) that long-polls
- * GET /v1/client/challenges/{challenge_id} and then follows to the redirect.
+ * A user with a device gets a push request first (as the API's default): the page shows the number to
+ * pick and reloads itself every 2 s (a meta refresh, still no script) until the approval, then redirects.
  */
 export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientService }): Promise<void> {
   const { client } = deps;
@@ -27,7 +30,7 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
       done(null, Object.fromEntries(new URLSearchParams(body.toString()))),
     );
 
-    scope.get<{ Querystring: { token: string; method?: CodeFactorType } }>(
+    scope.get<{ Querystring: { token: string; method?: CodeFactorType | 'push'; again?: '1' } }>(
       '/hosted/actions',
       { schema: { hide: true, querystring: pageQuery } },
       async (request, reply) => {
@@ -36,10 +39,16 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
           const { action, factorTypes } = await client.state(session);
           if (action.state !== 'CHALLENGE_REQUIRED' && action.state !== 'ALLOW') return send(reply, session, doneView(action.state), 409);
           const methods = codeTypes.filter((type) => factorTypes.includes(type));
-          const chosen = request.query.method && methods.includes(request.query.method) ? request.query.method : methods[0];
+          const asked = request.query.method;
+          if (factorTypes.includes('push') && (asked === 'push' || asked === undefined)) {
+            let push = await client.push(session);
+            if (push === null || (request.query.again && push.status !== 'pending')) push = await client.startPush(session);
+            if (push.token) return finish(reply, action.redirect_url, push.token, session);
+            const view: HostedView = { kind: 'push', token, waiting: push.status === 'pending', alternatives: methods, ...(push.number ? { number: push.number } : {}) };
+            return send(reply, session, view, 200, action.redirect_url);
+          }
+          const chosen = asked && asked !== 'push' && methods.includes(asked) ? asked : methods[0];
           if (chosen) return send(reply, session, { kind: 'code', token, method: chosen, alternatives: methods, enrolling: false }, 200, action.redirect_url);
-          // PUSH: a user whose only factor is push waits for an approval here once push challenges exist.
-          if (factorTypes.length > 0) return send(reply, session, message('Not available here', 'Approve this request in your authenticator app.'), 409);
           const enrollment = await client.enrollTotp(session);
           return send(reply, session, { kind: 'enroll', token, qrDataUrl: enrollment.qr_data_url, secret: enrollment.secret }, 200, action.redirect_url);
         });
@@ -56,14 +65,7 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
           const enrolling = type === 'totp' && action.enroll_factor_id !== null && !factorTypes.includes('totp');
           try {
             const success = await client.verifyCode(session, type, code.trim());
-            if (!action.redirect_url) return send(reply, session, message('Done', 'You are verified. You can close this window.'));
-            const target = new URL(action.redirect_url);
-            target.searchParams.set('token', success.token);
-            return reply
-              .code(303)
-              .headers(pageHeaders(action.redirect_url))
-              .header('location', target.href)
-              .send();
+            return finish(reply, action.redirect_url, success.token, session);
           } catch (error) {
             if (!(error instanceof ApiError) || !['invalid_code', 'validation_failed', 'user_locked'].includes(error.code)) throw error;
             const text =
@@ -90,6 +92,14 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
       return reply.code(error.status).headers(pageHeaders(null)).type('text/html; charset=utf-8').send(renderHostedPage(brand, message('Something went wrong', text)));
     }
   }
+}
+
+/** After a success: to the app's redirect_url with the success token, or a page that says it is done. */
+function finish(reply: FastifyReply, redirectUrl: string | null, token: string, session: ClientSession): FastifyReply {
+  if (!redirectUrl) return send(reply, session, message('Done', 'You are verified. You can close this window.'));
+  const target = new URL(redirectUrl);
+  target.searchParams.set('token', token);
+  return reply.code(303).headers(pageHeaders(redirectUrl)).header('location', target.href).send();
 }
 
 function send(reply: FastifyReply, session: ClientSession, view: HostedView, status = 200, redirectUrl: string | null = null): FastifyReply {

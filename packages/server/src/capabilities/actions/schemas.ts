@@ -116,6 +116,15 @@ export const clientEnrollmentSchema = Type.Object({
   qr_data_url: Type.String(),
 });
 
+export const clientPushSchema = Type.Object({
+  challenge_id: Type.String(),
+  status: Type.String({ description: 'pending, approved, denied, expired or failed.' }),
+  number: Type.Optional(Type.Integer({ description: 'Show it: the person picks it on their device.' })),
+  expires_at: Type.String({ format: 'date-time' }),
+  state: Type.Optional(Type.Literal('CHALLENGE_SUCCEEDED')),
+  token: Type.Optional(Type.String({ description: 'Once approved: for POST /v1/actions/validate (3 minutes, once).' })),
+});
+
 export const clientSuccessSchema = Type.Object({
   state: Type.Literal('CHALLENGE_SUCCEEDED'),
   token: Type.String({ description: 'For POST /v1/actions/validate; valid for 3 minutes, once.' }),

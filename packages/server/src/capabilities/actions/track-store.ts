@@ -22,11 +22,10 @@ interface HistoryRow {
 }
 
 /**
- * The challenges a person reported as fraud. Push denials with a reason do not exist yet: once the
- * challenges table records a deny reason, this becomes `${c}.status = 'denied' AND ${c}.deny_reason = 'fraud'`.
+ * The push challenges a person denied saying they did not start them (deny_reason "fraud").
  */
 export function fraudReported(c: string): string {
-  return `${c}.status = 'denied' AND false`;
+  return `${c}.status = 'denied' AND ${c}.deny_reason = 'fraud'`;
 }
 
 const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
