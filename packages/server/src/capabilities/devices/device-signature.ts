@@ -1,6 +1,7 @@
 import { compactVerify, decodeProtectedHeader, errors } from 'jose';
 import { deviceDecisionType, type DeviceDecision, type DevicePublicJwk } from '@tessera/contracts';
 import { algorithmOf } from './device-key.ts';
+import { signedObject } from '../../platform/signed-payload.ts';
 
 /**
  * A device's answer to a push challenge, signed with its private key, so that the server (and
@@ -78,16 +79,7 @@ export async function verifyDeviceDecision(
 }
 
 function parsePayload(bytes: Uint8Array): DeviceDecision {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    throw malformed('the payload must be UTF-8 JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('the payload must be a JSON object');
-  const fields = value as Record<string, unknown>;
-  const unknown = Object.keys(fields).find((name) => !members.has(name));
-  if (unknown !== undefined) throw malformed(`"${unknown}" is not a member of a decision`);
+  const fields = signedObject(bytes, members, 'a decision', malformed);
   const { challenge_id: challengeId, decision, number, reason, signed_at: signedAt } = fields;
   if (typeof challengeId !== 'string' || challengeId.length === 0 || challengeId.length > 64) {
     throw malformed('challenge_id must be a challenge id');

@@ -1,6 +1,7 @@
 import { compactVerify, decodeProtectedHeader, errors } from 'jose';
 import { profileFields, qrLoginProofType, type ProfileField, type QrLoginAction, type QrLoginProof } from '@tessera/contracts';
 import { algorithmOf, DeviceKeyError, parseDevicePublicKey } from '../devices/device-key.ts';
+import { signedObject } from '../../platform/signed-payload.ts';
 
 /**
  * How an authenticator claims and answers a QR login: a JWS in compact form (RFC 7515 §7.1) signed by
@@ -79,16 +80,7 @@ export async function verifyLoginProof(jws: unknown, expected: { nowMs: number; 
 }
 
 function parsePayload(bytes: Uint8Array): QrLoginProof {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    throw malformed('the payload must be UTF-8 JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('the payload must be a JSON object');
-  const fields = value as Record<string, unknown>;
-  const unknown = Object.keys(fields).find((name) => !members.has(name));
-  if (unknown !== undefined) throw malformed(`"${unknown}" is not a member of a proof`);
+  const fields = signedObject(bytes, members, 'a proof', malformed);
   const { login_id: loginId, nonce, action, fields: consented, profile, signed_at: signedAt, jti } = fields;
   if (typeof loginId !== 'string' || loginId.length > 64) throw malformed('login_id must be the login id');
   if (typeof nonce !== 'string' || nonce.length > 64) throw malformed('nonce must be the nonce of the QR code');
