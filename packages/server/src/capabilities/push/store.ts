@@ -53,12 +53,15 @@ export class PushStore {
     return new Map(rows.map((row) => [row.user_id, row.id]));
   }
 
-  /** Per user, their pending push challenges (not yet expired) and when the first of them expires. */
+  /**
+   * Per user, the pending push challenges (not yet expired) still waiting for their answer, and when the first
+   * of them expires. Through the index of open answers: the app's past challenges are never read.
+   */
   async pendingLoad(appId: string, userIds: readonly string[], now: Date): Promise<Map<string, { count: number; firstExpiry: Date }>> {
     const rows = await this.db.query<{ user_id: string; count: number; first_expiry: Date }>(
       `SELECT a.user_id, count(*)::int AS count, min(c.expires_at) AS first_expiry
        FROM challenge_approvers a JOIN challenges c ON c.id = a.challenge_id
-       WHERE a.app_id = $1 AND a.user_id = ANY($2::text[]) AND c.status = 'pending' AND c.expires_at > $3
+       WHERE a.app_id = $1 AND a.user_id = ANY($2::text[]) AND a.decision IS NULL AND c.status = 'pending' AND c.expires_at > $3
        GROUP BY a.user_id`,
       [appId, userIds, now],
     );
