@@ -7,9 +7,10 @@ import os from 'node:os';
 import { markdownTable, textTable } from './lib/report.ts';
 import type { BenchOptions, Scenario, ScenarioResult } from './lib/scenario.ts';
 import { appsGet } from './scenarios/apps-get.ts';
+import { pushDelivery } from './scenarios/push-delivery.ts';
 import { twoFactorRound } from './scenarios/two-factor-round.ts';
 
-const scenarios: Scenario[] = [appsGet, twoFactorRound];
+const scenarios: Scenario[] = [appsGet, twoFactorRound, pushDelivery];
 
 const resultsFile = new URL('./RESULTS.md', import.meta.url);
 
