@@ -8,10 +8,11 @@ import { markdownTable, textTable } from './lib/report.ts';
 import type { BenchOptions, Scenario, ScenarioResult } from './lib/scenario.ts';
 import { actionsTrack } from './scenarios/actions-track.ts';
 import { appsGet } from './scenarios/apps-get.ts';
+import { pushDelivery } from './scenarios/push-delivery.ts';
 import { qrLogin } from './scenarios/qr-login.ts';
 import { twoFactorRound } from './scenarios/two-factor-round.ts';
 
-const scenarios: Scenario[] = [appsGet, twoFactorRound, qrLogin, actionsTrack];
+const scenarios: Scenario[] = [appsGet, twoFactorRound, pushDelivery, qrLogin, actionsTrack];
 
 const resultsFile = new URL('./RESULTS.md', import.meta.url);
 
