@@ -163,3 +163,15 @@ export function startTessera(env: Record<string, string>): Promise<ChildServer> 
     nodeArgs,
   });
 }
+
+/** CPU seconds (user + system) the processes have used, or null when one cannot be read (not on this machine). */
+export function cpuSecondsOf(pids: number[]): number | null {
+  try {
+    return pids.reduce((total, pid) => {
+      const times = cpuTimesOf(pid);
+      return total + times.user + times.system;
+    }, 0);
+  } catch {
+    return null;
+  }
+}

@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readTableStats, subtractStats, type TableStats } from '../lib/pg-table-stats.ts';
 import type { DatabaseStats } from '../lib/postgres.ts';
-import { cpuTimesOf, startBaseline, type ChildServer, type CpuTimes } from '../lib/processes.ts';
+import { cpuSecondsOf, startBaseline, type ChildServer, type CpuTimes } from '../lib/processes.ts';
 import {
   deviceAuthorization,
   eachLimited,
@@ -633,16 +633,6 @@ interface StorageFigures {
   database?: { before: DatabaseStats; after: DatabaseStats; backends: number; backendCpuSeconds: number | null; tables: TableStats | null };
 }
 
-function cpuSecondsOf(pids: number[]): number | null {
-  try {
-    return pids.reduce((total, pid) => {
-      const times = cpuTimesOf(pid);
-      return total + times.user + times.system;
-    }, 0);
-  } catch {
-    return null;
-  }
-}
 
 async function measureOn(
   context: ScenarioContext,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, percentilesMs, type Flow, type LoadResult } from '../lib/load.ts';
 import type { DatabaseStats } from '../lib/postgres.ts';
-import { cpuTimesOf, startBaseline, startTessera, type ChildServer } from '../lib/processes.ts';
+import { cpuSecondsOf, startBaseline, startTessera, type ChildServer } from '../lib/processes.ts';
 import type { ResultRow } from '../lib/report.ts';
 import { measureAgainstBaseline, type Scenario, type ScenarioContext } from '../lib/scenario.ts';
 import { bareRoute, createApp, onEachStorage, type Storage } from '../lib/tessera.ts';
@@ -32,17 +32,6 @@ interface StorageFigures {
   database?: { before: DatabaseStats; after: DatabaseStats; backends: number; backendCpuSeconds: number | null };
 }
 
-/** CPU seconds (user + system) the processes have used, or null when one cannot be read (not on this machine). */
-function cpuSecondsOf(pids: number[]): number | null {
-  try {
-    return pids.reduce((total, pid) => {
-      const times = cpuTimesOf(pid);
-      return total + times.user + times.system;
-    }, 0);
-  } catch {
-    return null;
-  }
-}
 
 function twoFactorFlow(users: TotpUserPool, authorization: string): Flow {
   const headers = { authorization, 'content-type': 'application/json' };
