@@ -1,6 +1,7 @@
 import type { RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
 import type { Outbox, OutboxEvent } from '../webhooks/outbox.ts';
+import type { Challenge } from '@tessera/contracts';
 import { ChallengeStore, toChallenge, type ChallengeRecord } from './store.ts';
 
 const topic = (challengeId: string) => `challenge:${challengeId}`;
@@ -34,9 +35,12 @@ export class ChallengeLifecycle {
     this.#endListeners.push(listener);
   }
 
-  /** The event of a challenge that ended, and the wake-up of readers waiting on it. */
-  async ended(challenge: ChallengeRecord): Promise<void> {
-    await this.outbox.enqueue(challenge.app_id, `challenge.${challenge.status}`, toChallenge(challenge));
+  /**
+   * The event of a challenge that ended, and the wake-up of readers waiting on it. A caller holding the app (cached)
+   * may say it has no callback URL: the outbox statement, which would write nothing, is then left out.
+   */
+  async ended(challenge: ChallengeRecord, appHasCallback = true): Promise<void> {
+    if (appHasCallback) await this.outbox.enqueue(challenge.app_id, `challenge.${challenge.status}`, toChallenge(challenge));
     this.#afterEnd(challenge);
   }
 
@@ -61,20 +65,25 @@ export class ChallengeLifecycle {
     });
   }
 
-  /** Wakes the long-polls of a challenge that changed, once the change is committed. */
+  /**
+   * Wakes the long-polls of a challenge that changed, once the change is committed. The message carries the
+   * challenge as the API shows it, so that a long-poll answers an ending without reading it again.
+   */
   announce(challenge: ChallengeRecord): void {
-    this.db.afterCommit(() => void this.bus.publish(topic(challenge.id), { status: challenge.status }).catch(() => {}));
+    const message = { challenge: toChallenge(challenge) };
+    this.db.afterCommit(() => void this.bus.publish(topic(challenge.id), message).catch(() => {}));
   }
 
   /**
    * A wait for the next change of a challenge. Listen before reading, so that a change between the
-   * read and the wait is not missed; `cancel` when the wait is not needed.
+   * read and the wait is not missed; `cancel` when the wait is not needed. The wait resolves with the
+   * changed challenge when the message carried it, else (a timeout, an abort) with null.
    */
-  nextChange(challengeId: string, signal?: AbortSignal): { wait(timeoutMs: number): Promise<void>; cancel(): void } {
+  nextChange(challengeId: string, signal?: AbortSignal): { wait(timeoutMs: number): Promise<Challenge | null>; cancel(): void } {
     let wake = () => {};
-    let changed = false;
-    const unsubscribe = this.bus.subscribe(topic(challengeId), () => {
-      changed = true;
+    let changed: Challenge | null | undefined;
+    const unsubscribe = this.bus.subscribe(topic(challengeId), (message) => {
+      changed = (message.challenge as Challenge | undefined) ?? null;
       wake();
     });
     const onAbort = () => wake();
@@ -86,14 +95,14 @@ export class ChallengeLifecycle {
     return {
       cancel,
       wait: (timeoutMs) =>
-        new Promise<void>((resolve) => {
+        new Promise<Challenge | null>((resolve) => {
           const timer = setTimeout(() => wake(), Math.max(0, timeoutMs));
           wake = () => {
             clearTimeout(timer);
             cancel();
-            resolve();
+            resolve(changed ?? null);
           };
-          if (changed || signal?.aborted) wake();
+          if (changed !== undefined || signal?.aborted) wake();
         }),
     };
   }

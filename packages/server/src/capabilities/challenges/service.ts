@@ -7,10 +7,10 @@ import type { AppService } from '../apps/service.ts';
 import type { FactorService } from '../factors/service.ts';
 import type { FactorRecord } from '../factors/store.ts';
 import { lockedError, type UserService } from '../users/service.ts';
-import type { PushChallenges } from '../push/service.ts';
+import type { NewPush, PushChallenges } from '../push/service.ts';
 import type { ChallengeLifecycle } from './lifecycle.ts';
 import { defaultExpiresInSeconds } from './limits.ts';
-import { ChallengeStore, toChallenge, type ChallengeRecord } from './store.ts';
+import { ChallengeStore, toChallenge, type ChallengeRecord, type NewChallenge } from './store.ts';
 
 export interface CreateChallenge {
   factor_id?: string;
@@ -84,22 +84,21 @@ export class ChallengeService {
       hiddenDetails: body.hidden_details ?? null,
       expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
     };
-    // The usual call names no factor, for a user without a device: one statement picks the TOTP factor and inserts
-    // (a user with an active push factor gets push by default). The lookups below explain a refusal, or go to push.
+    // The usual call names no factor: one statement picks the user's TOTP factor and inserts, unless the user has an
+    // active push factor, which the default prefers; push.create then checks the user and the factor under its lock.
     if (body.factor_id === undefined && body.type !== 'push' && !body.number_matching) {
       const created = await this.#store.insertForActiveFactor(challenge, body.type ?? 'totp', { unlessPush: body.type === undefined });
       if (created) return toChallenge(created);
+      if (body.type === undefined) {
+        const noFactor = new ApiError('no_active_factor', 'The user has no active push or TOTP factor.');
+        return toChallenge(await this.push.create(appId, [userId], null, pushOf(challenge, null, false), noFactor));
+      }
     }
     const factor = await this.#factorFor(appId, userId, body);
     if (body.number_matching && factor.type !== 'push') throw ApiError.invalid('number_matching', 'applies to push challenges only');
     if (factor.type === 'push') {
-      const { id: _id, appId: _app, userId: _user, ...fields } = challenge;
-      const created = await this.push.create(appId, [userId], null, {
-        ...fields,
-        factorId: body.factor_id === undefined ? null : factor.id,
-        numberMatching: body.number_matching ?? false,
-      });
-      return toChallenge(created);
+      const factorId = body.factor_id === undefined ? null : factor.id;
+      return toChallenge(await this.push.create(appId, [userId], null, pushOf(challenge, factorId, body.number_matching ?? false)));
     }
     return toChallenge(await this.#store.insert({ ...challenge, factorId: factor.id, factorType: factor.type }));
   }
@@ -215,7 +214,9 @@ export class ChallengeService {
         change.cancel();
         return toChallenge(challenge);
       }
-      await change.wait(Math.max(50, Math.min(left, challenge.expires_at.getTime() - Date.now() + 20, recheckMs)));
+      const changed = await change.wait(Math.max(50, Math.min(left, challenge.expires_at.getTime() - Date.now() + 20, recheckMs)));
+      // An ending is final: the message's copy is the row as it committed. Anything else is read again.
+      if (changed && changed.status !== 'pending') return changed;
     }
   }
 
@@ -259,4 +260,10 @@ export class ChallengeService {
     await this.lifecycle.ended(ended);
     return ended;
   }
+}
+
+/** The push challenge for a user's challenge fields; `factorId` null sends it to all the user's devices. */
+function pushOf(challenge: Omit<NewChallenge, 'factorId' | 'factorType'>, factorId: string | null, numberMatching: boolean): NewPush {
+  const { id: _id, appId: _app, userId: _user, ...fields } = challenge;
+  return { ...fields, factorId, numberMatching };
 }

@@ -10,6 +10,7 @@ import type { UserService } from '../users/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { DeviceKeyError, parseDevicePublicKey } from './device-key.ts';
 import { DeviceAuthError, defaultDeviceClockSkewMs, deviceIdOf, verifyDeviceRequestToken } from './device-request-token.ts';
+import { DevicePublicKeys } from './public-keys.ts';
 import { DeviceStore, type DeviceRecord } from './store.ts';
 import { qrDataUrl } from '../../platform/qr-code.ts';
 
@@ -26,6 +27,9 @@ const tokenErrors = {
 
 export const defaultDeviceOptions: DeviceOptions = { registrationTtlSeconds: 600 };
 
+/** How often a device's last_seen_at moves: a request within this time of the last one writes nothing. */
+const lastSeenResolutionMs = 60_000;
+
 export interface RegisterDeviceInput {
   registration_token: string;
   public_key: unknown;
@@ -41,6 +45,7 @@ export interface RegisterDeviceInput {
  */
 export class DeviceService {
   readonly #store: DeviceStore;
+  readonly #keys = new DevicePublicKeys();
   readonly #options: DeviceOptions;
   // A public URL with a path (behind a proxy that strips it): the device signs the path it called.
   readonly #publicPathPrefix: string;
@@ -128,8 +133,9 @@ export class DeviceService {
     if (!match) throw new DeviceAuthError('missing', 'Use "Authorization: Device <JWT signed by the device key>".');
     const jwt = match[1] as string;
     const deviceId = deviceIdOf(jwt);
-    const device = isId('dev', deviceId) ? await this.#store.find(deviceId) : null;
-    if (!device) throw new DeviceAuthError('unknown_device', 'This device is not registered (or was removed).');
+    const found = isId('dev', deviceId) ? await this.#store.find(deviceId) : null;
+    if (!found) throw new DeviceAuthError('unknown_device', 'This device is not registered (or was removed).');
+    const device = this.#keys.stable(found);
     const nowMs = Date.now();
     const paths = this.#publicPathPrefix ? [path, this.#publicPathPrefix + path] : [path];
     const verified = await verifyDeviceRequestToken({ jwk: device.public_key, alg: device.alg }, jwt, { method, paths, nowMs });
@@ -137,7 +143,10 @@ export class DeviceService {
     if (!(await this.nonces.claim(`device:${device.id}:${verified.jti}`, ttlMs))) {
       throw new DeviceAuthError('replayed', 'This device token was already used: sign a new one for each request.');
     }
-    return (await this.#store.touch(device.id)) ?? device;
+    const lastSeenMs = device.last_seen_at?.getTime();
+    if (lastSeenMs !== undefined && nowMs - lastSeenMs < lastSeenResolutionMs) return device;
+    const touched = await this.#store.touch(device.id);
+    return touched ? { ...touched, public_key: device.public_key } : device;
   }
 
   async view(device: DeviceRecord): Promise<Device> {

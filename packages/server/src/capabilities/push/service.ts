@@ -63,49 +63,52 @@ export class PushChallenges {
     });
   }
 
-  /** A push challenge for `userIds` (one user, or several with `quorum`). */
-  async create(appId: string, userIds: string[], quorum: number | null, input: NewPush): Promise<ChallengeRecord> {
+  /**
+   * A push challenge for `userIds` (one user, or several with `quorum`). `noFactor` is the refusal for a single user
+   * without a registered device, when the caller asked for no factor type in particular.
+   */
+  async create(appId: string, userIds: string[], quorum: number | null, input: NewPush, noFactor?: ApiError): Promise<ChallengeRecord> {
     const numbers = input.numberMatching ? drawNumbers() : null;
+    const now = new Date();
     const created = await this.db.transaction(async () => {
-      const existing = await this.#store.lockUsers(appId, userIds);
-      const unknown = userIds.filter((userId) => !existing.has(userId));
+      const factors = await this.#store.lockApprovers(appId, userIds);
+      const unknown = userIds.filter((userId) => !factors.has(userId));
       if (unknown.length > 0) throw ApiError.notFound(unknown.length === 1 && userIds.length === 1 ? 'User' : `Users ${unknown.join(', ')}`);
-      const factors = await this.#store.pushFactors(appId, userIds);
-      const without = userIds.filter((userId) => !factors.has(userId));
+      const without = userIds.filter((userId) => !factors.get(userId));
       if (without.length > 0) {
-        throw new ApiError('no_active_factor', `No active push factor (registered device) for: ${without.join(', ')}.`, {
-          details: { user_ids: without },
-        });
+        throw (
+          noFactor ??
+          new ApiError('no_active_factor', `No active push factor (registered device) for: ${without.join(', ')}.`, {
+            details: { user_ids: without },
+          })
+        );
       }
-      const now = new Date();
-      for (const [userId, load] of await this.#store.pendingLoad(appId, userIds, now)) {
-        if (load.count < maxPendingPushPerUser) continue;
-        const retryAfter = Math.max(1, Math.ceil((load.firstExpiry.getTime() - now.getTime()) / 1000));
+      const single = userIds.length === 1 && quorum === null;
+      const insert = {
+        id: newId('chl'),
+        appId,
+        userId: single ? (userIds[0] as string) : null,
+        userIds: single ? null : userIds,
+        quorum: single ? null : quorum,
+        // Null unless the app named a device's factor: the challenge goes to all the user's devices.
+        factorId: input.factorId,
+        referenceId: input.referenceId,
+        message: input.message,
+        details: input.details,
+        hiddenDetails: input.hiddenDetails,
+        expiresInSeconds: input.expiresInSeconds,
+        number: numbers?.number ?? null,
+        numberChoices: numbers?.choices ?? null,
+      };
+      const { created, capped } = await this.#store.insertUnderCap(insert, userIds, maxPendingPushPerUser, now);
+      if (capped) {
+        const retryAfter = Math.max(1, Math.ceil((capped.firstExpiry.getTime() - now.getTime()) / 1000));
         throw new ApiError('too_many_pending_challenges', undefined, {
-          details: { user_id: userId, pending: load.count },
+          details: { user_id: capped.userId, pending: capped.count },
           headers: { 'retry-after': String(retryAfter) },
         });
       }
-      const single = userIds.length === 1 && quorum === null;
-      return this.#store.insert(
-        {
-          id: newId('chl'),
-          appId,
-          userId: single ? (userIds[0] as string) : null,
-          userIds: single ? null : userIds,
-          quorum: single ? null : quorum,
-          // Null unless the app named a device's factor: the challenge goes to all the user's devices.
-          factorId: input.factorId,
-          referenceId: input.referenceId,
-          message: input.message,
-          details: input.details,
-          hiddenDetails: input.hiddenDetails,
-          expiresInSeconds: input.expiresInSeconds,
-          number: numbers?.number ?? null,
-          numberChoices: numbers?.choices ?? null,
-        },
-        userIds,
-      );
+      return created;
     });
     await this.#deliver(created);
     return created;
@@ -150,21 +153,18 @@ export class PushChallenges {
       if (found.answer !== null) throw new ApiError('already_answered', undefined, { details: { answer: found.answer } });
       const reason = this.#denyReason(challenge, decision);
       const kind = reason === 'wrong_number' ? 'deny' : decision.decision;
-      await this.#store.recordAnswer({ challengeId, userId: device.user_id, decision: kind, reason, deviceId: device.id, signedDecision });
       const approvedBy = [...(challenge.approved_by ?? []), ...(kind === 'approve' ? [device.user_id] : [])];
       const deniedBy = [...(challenge.denied_by ?? []), ...(kind === 'deny' ? [device.user_id] : [])];
       const approvers = approversOf(challenge).length;
       const quorum = challenge.quorum ?? 1;
       const status = approvedBy.length >= quorum ? 'approved' : deniedBy.length > approvers - quorum ? 'denied' : 'pending';
       const several = challenge.user_ids !== null;
-      const updated = await this.#store.update(challengeId, {
-        status,
-        approvedBy: several ? approvedBy : null,
-        deniedBy: several ? deniedBy : null,
-        denyReason: reason ?? challenge.deny_reason,
-      });
+      const updated = await this.#store.recordAnswer(
+        { challengeId, userId: device.user_id, decision: kind, reason, deviceId: device.id, signedDecision },
+        { status, approvedBy: several ? approvedBy : null, deniedBy: several ? deniedBy : null, denyReason: reason ?? challenge.deny_reason },
+      );
       if (status === 'pending') this.lifecycle.announce(updated);
-      else await this.lifecycle.ended(updated);
+      else await this.lifecycle.ended(updated, app.callback_url !== null);
       return { challenge: updated, kind };
     });
     if (answered.kind === null) {

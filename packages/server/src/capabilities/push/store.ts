@@ -25,6 +25,8 @@ export interface ApproverView {
   answer: DeviceDecisionKind | null;
 }
 
+export type InsertUnderCap = { created: ChallengeRecord; capped?: never } | { capped: { userId: string; count: number; firstExpiry: Date }; created?: never };
+
 export interface DeviceTarget {
   id: string;
   user_id: string;
@@ -33,48 +35,49 @@ export interface DeviceTarget {
 export class PushStore {
   constructor(private readonly db: Database) {}
 
-  /** Locks the users' rows (in a fixed order, so that two creations never deadlock); answers those that exist. */
-  async lockUsers(appId: string, userIds: readonly string[]): Promise<Set<string>> {
-    const rows = await this.db.query<{ user_id: string }>(
-      'SELECT user_id FROM users WHERE app_id = $1 AND user_id = ANY($2::text[]) ORDER BY user_id FOR UPDATE',
+  /**
+   * Locks the users' rows (in a fixed order, so that two creations never deadlock) and answers, for each that
+   * exists, its newest active push factor (null for none). Joined from the array, so that the plan stays on the
+   * primary key whatever the app's size.
+   */
+  async lockApprovers(appId: string, userIds: readonly string[]): Promise<Map<string, string | null>> {
+    const rows = await this.db.query<{ user_id: string; push_factor_id: string | null }>(
+      `SELECT u.user_id,
+         (SELECT f.id FROM factors f WHERE f.app_id = u.app_id AND f.user_id = u.user_id AND f.type = 'push' AND f.status = 'active'
+          ORDER BY f.id DESC LIMIT 1) AS push_factor_id
+       FROM unnest($2::text[]) AS wanted (user_id) JOIN users u ON u.app_id = $1 AND u.user_id = wanted.user_id
+       ORDER BY u.user_id FOR UPDATE OF u`,
       [appId, userIds],
     );
-    return new Set(rows.map((row) => row.user_id));
-  }
-
-  /** The users' newest active push factor, by user. */
-  async pushFactors(appId: string, userIds: readonly string[]): Promise<Map<string, string>> {
-    const rows = await this.db.query<{ user_id: string; id: string }>(
-      `SELECT DISTINCT ON (user_id) user_id, id FROM factors
-       WHERE app_id = $1 AND user_id = ANY($2::text[]) AND type = 'push' AND status = 'active'
-       ORDER BY user_id, id DESC`,
-      [appId, userIds],
-    );
-    return new Map(rows.map((row) => [row.user_id, row.id]));
+    return new Map(rows.map((row) => [row.user_id, row.push_factor_id]));
   }
 
   /**
-   * Per user, the pending push challenges (not yet expired) still waiting for their answer, and when the first
-   * of them expires. Through the index of open answers: the app's past challenges are never read.
+   * Inserts the challenge and its approvers unless one of them already has `cap` push challenges waiting for their
+   * answer (pending, not expired): then nothing is written and the answer names that user, their count and when the
+   * first of them expires. Run it under the users' locks (lockApprovers): this statement's snapshot then includes
+   * every challenge created before. The count goes through the index of open answers: past challenges are never read.
    */
-  async pendingLoad(appId: string, userIds: readonly string[], now: Date): Promise<Map<string, { count: number; firstExpiry: Date }>> {
-    const rows = await this.db.query<{ user_id: string; count: number; first_expiry: Date }>(
-      `SELECT a.user_id, count(*)::int AS count, min(c.expires_at) AS first_expiry
-       FROM challenge_approvers a JOIN challenges c ON c.id = a.challenge_id
-       WHERE a.app_id = $1 AND a.user_id = ANY($2::text[]) AND a.decision IS NULL AND c.status = 'pending' AND c.expires_at > $3
-       GROUP BY a.user_id`,
-      [appId, userIds, now],
-    );
-    return new Map(rows.map((row) => [row.user_id, { count: row.count, firstExpiry: row.first_expiry }]));
-  }
-
-  async insert(challenge: NewPushChallenge, approvers: readonly string[]): Promise<ChallengeRecord> {
-    const [row] = await this.db.query<ChallengeRecord>(
-      `INSERT INTO challenges (id, app_id, user_id, user_ids, quorum, factor_id, factor_type, status, reference_id, message,
-         details, hidden_details, expires_at, number, number_choices)
-       VALUES ($1, $2, $3, $4::text[], $5, $6, 'push', 'pending', $7, $8, $9::jsonb, $10::jsonb,
-         now() + make_interval(secs => $11), $12, $13::smallint[])
-       RETURNING *`,
+  async insertUnderCap(challenge: NewPushChallenge, approvers: readonly string[], cap: number, now: Date): Promise<InsertUnderCap> {
+    const [row] = await this.db.query<ChallengeRecord & { capped_user_id: string | null; capped_count: number | null; capped_first_expiry: Date | null }>(
+      `WITH capped AS (
+         SELECT a.user_id, count(*)::int AS count, min(c.expires_at) AS first_expiry
+         FROM challenge_approvers a JOIN challenges c ON c.id = a.challenge_id
+         WHERE a.app_id = $2 AND a.user_id = ANY($14::text[]) AND a.decision IS NULL AND c.status = 'pending' AND c.expires_at > $16
+         GROUP BY a.user_id HAVING count(*) >= $15
+         ORDER BY a.user_id LIMIT 1
+       ), inserted AS (
+         INSERT INTO challenges (id, app_id, user_id, user_ids, quorum, factor_id, factor_type, status, reference_id, message,
+           details, hidden_details, expires_at, number, number_choices)
+         SELECT $1, $2, $3, $4::text[], $5, $6, 'push', 'pending', $7, $8, $9::jsonb, $10::jsonb,
+           now() + make_interval(secs => $11), $12, $13::smallint[]
+         WHERE NOT EXISTS (SELECT 1 FROM capped)
+         RETURNING *
+       ), approvers AS (
+         INSERT INTO challenge_approvers (challenge_id, app_id, user_id) SELECT inserted.id, inserted.app_id, unnest($14::text[]) FROM inserted
+       )
+       SELECT inserted.*, capped.user_id AS capped_user_id, capped.count AS capped_count, capped.first_expiry AS capped_first_expiry
+       FROM (VALUES (1)) AS one (n) LEFT JOIN inserted ON true LEFT JOIN capped ON true`,
       [
         challenge.id,
         challenge.appId,
@@ -89,13 +92,14 @@ export class PushStore {
         challenge.expiresInSeconds,
         challenge.number,
         challenge.numberChoices,
+        approvers,
+        cap,
+        now,
       ],
     );
-    await this.db.query(
-      `INSERT INTO challenge_approvers (challenge_id, app_id, user_id) SELECT $1, $2, unnest($3::text[])`,
-      [challenge.id, challenge.appId, approvers],
-    );
-    return row as ChallengeRecord;
+    const { capped_user_id: userId, capped_count: count, capped_first_expiry: firstExpiry, ...inserted } = row as NonNullable<typeof row>;
+    if (userId !== null) return { capped: { userId, count: count as number, firstExpiry: firstExpiry as Date } };
+    return { created: inserted };
   }
 
   /** The challenge as the user's device sees it; null when it is not addressed to this user. */
@@ -121,32 +125,34 @@ export class PushStore {
     );
   }
 
-  /** Records one approver's signed answer. */
-  async recordAnswer(answer: {
-    challengeId: string;
-    userId: string;
-    decision: DeviceDecisionKind;
-    reason: DenyReason | null;
-    deviceId: string;
-    signedDecision: string;
-  }): Promise<void> {
-    await this.db.query(
-      `UPDATE challenge_approvers SET decision = $3, reason = $4, device_id = $5, signed_decision = $6, decided_at = now()
-       WHERE challenge_id = $1 AND user_id = $2`,
-      [answer.challengeId, answer.userId, answer.decision, answer.reason === 'fraud' ? 'fraud' : null, answer.deviceId, answer.signedDecision],
-    );
-  }
-
-  /** Moves the challenge on after an answer: who approved or denied so far, and its status. */
-  async update(
-    challengeId: string,
+  /**
+   * Records one approver's signed answer and moves the challenge on with it (who approved or denied so far, and its
+   * status), in one statement; the caller holds the challenge's lock.
+   */
+  async recordAnswer(
+    answer: { challengeId: string; userId: string; decision: DeviceDecisionKind; reason: DenyReason | null; deviceId: string; signedDecision: string },
     change: { status: 'pending' | 'approved' | 'denied'; approvedBy: string[] | null; deniedBy: string[] | null; denyReason: DenyReason | null },
   ): Promise<ChallengeRecord> {
     const [row] = await this.db.query<ChallengeRecord>(
-      `UPDATE challenges SET status = $2, approved_by = $3::text[], denied_by = $4::text[], deny_reason = $5,
-         resolved_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END
+      `WITH answered AS (
+         UPDATE challenge_approvers SET decision = $3, reason = $4, device_id = $5, signed_decision = $6, decided_at = now()
+         WHERE challenge_id = $1 AND user_id = $2
+       )
+       UPDATE challenges SET status = $7, approved_by = $8::text[], denied_by = $9::text[], deny_reason = $10,
+         resolved_at = CASE WHEN $7 = 'pending' THEN NULL ELSE now() END
        WHERE id = $1 RETURNING *`,
-      [challengeId, change.status, change.approvedBy, change.deniedBy, change.denyReason],
+      [
+        answer.challengeId,
+        answer.userId,
+        answer.decision,
+        answer.reason === 'fraud' ? 'fraud' : null,
+        answer.deviceId,
+        answer.signedDecision,
+        change.status,
+        change.approvedBy,
+        change.deniedBy,
+        change.denyReason,
+      ],
     );
     return row as ChallengeRecord;
   }
