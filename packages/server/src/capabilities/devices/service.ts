@@ -10,7 +10,6 @@ import type { UserService } from '../users/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { DeviceKeyError, parseDevicePublicKey } from './device-key.ts';
 import { DeviceAuthError, defaultDeviceClockSkewMs, deviceIdOf, verifyDeviceRequestToken } from './device-request-token.ts';
-import { DevicePublicKeys } from './public-keys.ts';
 import { DeviceStore, type DeviceRecord } from './store.ts';
 import { qrDataUrl } from '../../platform/qr-code.ts';
 
@@ -45,7 +44,6 @@ export interface RegisterDeviceInput {
  */
 export class DeviceService {
   readonly #store: DeviceStore;
-  readonly #keys = new DevicePublicKeys();
   readonly #options: DeviceOptions;
   // A public URL with a path (behind a proxy that strips it): the device signs the path it called.
   readonly #publicPathPrefix: string;
@@ -133,9 +131,8 @@ export class DeviceService {
     if (!match) throw new DeviceAuthError('missing', 'Use "Authorization: Device <JWT signed by the device key>".');
     const jwt = match[1] as string;
     const deviceId = deviceIdOf(jwt);
-    const found = isId('dev', deviceId) ? await this.#store.find(deviceId) : null;
-    if (!found) throw new DeviceAuthError('unknown_device', 'This device is not registered (or was removed).');
-    const device = this.#keys.stable(found);
+    const device = isId('dev', deviceId) ? await this.#store.find(deviceId) : null;
+    if (!device) throw new DeviceAuthError('unknown_device', 'This device is not registered (or was removed).');
     const nowMs = Date.now();
     const paths = this.#publicPathPrefix ? [path, this.#publicPathPrefix + path] : [path];
     const verified = await verifyDeviceRequestToken({ jwk: device.public_key, alg: device.alg }, jwt, { method, paths, nowMs });
@@ -145,8 +142,7 @@ export class DeviceService {
     }
     const lastSeenMs = device.last_seen_at?.getTime();
     if (lastSeenMs !== undefined && nowMs - lastSeenMs < lastSeenResolutionMs) return device;
-    const touched = await this.#store.touch(device.id);
-    return touched ? { ...touched, public_key: device.public_key } : device;
+    return (await this.#store.touch(device.id)) ?? device;
   }
 
   async view(device: DeviceRecord): Promise<Device> {

@@ -37,15 +37,14 @@ export class PushStore {
 
   /**
    * Locks the users' rows (in a fixed order, so that two creations never deadlock) and answers, for each that
-   * exists, its newest active push factor (null for none). Joined from the array, so that the plan stays on the
-   * primary key whatever the app's size.
+   * exists, its newest active push factor (null for none).
    */
   async lockApprovers(appId: string, userIds: readonly string[]): Promise<Map<string, string | null>> {
     const rows = await this.db.query<{ user_id: string; push_factor_id: string | null }>(
       `SELECT u.user_id,
          (SELECT f.id FROM factors f WHERE f.app_id = u.app_id AND f.user_id = u.user_id AND f.type = 'push' AND f.status = 'active'
           ORDER BY f.id DESC LIMIT 1) AS push_factor_id
-       FROM unnest($2::text[]) AS wanted (user_id) JOIN users u ON u.app_id = $1 AND u.user_id = wanted.user_id
+       FROM users u WHERE u.app_id = $1 AND ${oneOf('u.user_id', '$2', userIds)}
        ORDER BY u.user_id FOR UPDATE OF u`,
       [appId, userIds],
     );
@@ -63,7 +62,7 @@ export class PushStore {
       `WITH capped AS (
          SELECT a.user_id, count(*)::int AS count, min(c.expires_at) AS first_expiry
          FROM challenge_approvers a JOIN challenges c ON c.id = a.challenge_id
-         WHERE a.app_id = $2 AND a.user_id = ANY($14::text[]) AND a.decision IS NULL AND c.status = 'pending' AND c.expires_at > $16
+         WHERE a.app_id = $2 AND ${oneOf('a.user_id', '$14', approvers)} AND a.decision IS NULL AND c.status = 'pending' AND c.expires_at > $16
          GROUP BY a.user_id HAVING count(*) >= $15
          ORDER BY a.user_id LIMIT 1
        ), inserted AS (
@@ -106,11 +105,12 @@ export class PushStore {
   async findForApprover(appId: string, userId: string, challengeId: string, options: { forUpdate?: boolean } = {}): Promise<ApproverView | null> {
     const [row] = await this.db.query<ChallengeRecord & { answer: DeviceDecisionKind | null }>(
       `SELECT c.*, a.decision AS answer FROM challenges c
-       JOIN challenge_approvers a ON a.challenge_id = c.id AND a.user_id = $2
-       WHERE c.id = $3 AND c.app_id = $1${options.forUpdate ? ' FOR UPDATE OF c' : ''}`,
-      [appId, userId, challengeId],
+       JOIN challenge_approvers a ON a.challenge_id = c.id AND a.user_id = $1
+       WHERE c.id = $2${options.forUpdate ? ' FOR UPDATE OF c' : ''}`,
+      [userId, challengeId],
     );
-    if (!row) return null;
+    // The app is checked here, not in the WHERE: there, a generic plan may prefer the app's index to the primary key.
+    if (!row || row.app_id !== appId) return null;
     const { answer, ...challenge } = row;
     return { challenge, answer };
   }
@@ -180,4 +180,13 @@ export class PushStore {
   async devicesOf(appId: string, userIds: readonly string[]): Promise<DeviceTarget[]> {
     return this.db.query<DeviceTarget>('SELECT id, user_id FROM devices WHERE app_id = $1 AND user_id = ANY($2::text[])', [appId, userIds]);
   }
+}
+
+/**
+ * `column` is one of the users in the array parameter `param`: an equality for one user, so that a prepared
+ * statement's generic plan looks the row up by its whole key (with `= ANY`, one made while the tables were small
+ * scanned every row of the app, and kept doing so as they grew).
+ */
+function oneOf(column: string, param: string, userIds: readonly string[]): string {
+  return userIds.length === 1 ? `${column} = (${param}::text[])[1]` : `${column} = ANY(${param}::text[])`;
 }
