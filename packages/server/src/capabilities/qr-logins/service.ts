@@ -13,7 +13,6 @@ import { ApiError } from '../../platform/http/api-error.ts';
 import { isId, newId } from '../../platform/ids.ts';
 import type { Keyring } from '../../platform/keyring.ts';
 import type { NonceStore } from '../../platform/nonce-store.ts';
-import { compactQrDataUrl } from '../../platform/qr-code.ts';
 import { randomToken, sha256 } from '../../platform/secrets.ts';
 import type { AppService } from '../apps/service.ts';
 import type { UserService } from '../users/service.ts';
@@ -161,17 +160,15 @@ export class QrLoginService {
           throw error;
         }
       }
-      await this.#store.approve(loginId, sha256(token), fields, proof.profile ?? null, this.#options.tokenSeconds);
+      const approval = { tokenHash: sha256(token), consented: fields, encryptedProfile: proof.profile ?? null, tokenSeconds: this.#options.tokenSeconds };
+      const { userId, deviceId } = await this.#store.approve(login, approval);
       const app = await this.deps.apps.get(login.app_id);
-      const userId = await this.#store.linkedUser(login.app_id, login.identity_id, login.identity_thumbprint);
       const approvedAt = new Date().toISOString();
-      await this.deps.outbox.enqueue(login.app_id, 'qr_login.approved', {
-        login_id: loginId,
-        identity_id: login.identity_id,
-        user_id: userId,
-        approved_at: approvedAt,
-      });
-      const deviceId = await this.#store.newestDevice(login.app_id, login.identity_thumbprint);
+      // The cached app says whether it takes events: without a callback URL, the outbox statement would write nothing.
+      if (app.callback_url !== null) {
+        const event = { login_id: loginId, identity_id: login.identity_id, user_id: userId, approved_at: approvedAt };
+        await this.deps.outbox.enqueue(login.app_id, 'qr_login.approved', event);
+      }
       const message: QrLoginServerMessage = { type: 'approved', login_token: token };
       if (proof.profile !== undefined) message.encrypted_profile = proof.profile;
       const notification = { kind: 'login', app_id: app.app_id, app_name: displayNameOf(app), at: approvedAt, ip: login.browser_ip, user_agent: login.browser_user_agent };
@@ -219,14 +216,11 @@ export class QrLoginService {
     const loginId = newId('qrl');
     const { uri } = signQrPayload(this.deps.keys.qrSigning, { server: this.deps.publicUrl, appId, loginId });
     const expiresAtMs = qrExpiresAtMs(loginId, this.#options.qrTtlSeconds * 1000);
-    const message: QrLoginServerMessage = {
-      type: 'qr',
-      login_id: loginId,
-      qr_payload: uri,
-      qr_data_url: compactQrDataUrl(uri),
-      expires_at: new Date(expiresAtMs).toISOString(),
+    const message = (qrDataUrl: string) => {
+      const qr: QrLoginServerMessage = { type: 'qr', login_id: loginId, qr_payload: uri, qr_data_url: qrDataUrl, expires_at: new Date(expiresAtMs).toISOString() };
+      return JSON.stringify(qr);
     };
-    return { loginId, expiresAtMs, message: JSON.stringify(message) };
+    return { loginId, expiresAtMs, payload: uri, message };
   }
 
   async #verifyProof(jws: unknown, loginId: string, nonce: string | null, actions: string[]): Promise<VerifiedLoginProof> {

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { qrSocketUnexpectedMessageCode, type QrLoginBrowser, type QrLoginServerMessage } from '@tessera/contracts';
 import type { BusMessage, RealtimeBus } from '../../platform/bus/bus.ts';
+import { QrRenderer } from '../../platform/qr-renderer.ts';
 
-/** A QR code for a browser: its login id, when it expires, and the `qr` message that shows it. */
+/** A QR code for a browser: its login id, when it expires, the text it encodes, and the `qr` message with its image. */
 export interface IssuedQr {
   loginId: string;
   expiresAtMs: number;
-  message: string;
+  payload: string;
+  message(qrDataUrl: string): string;
 }
 
 export interface HubOptions {
@@ -28,19 +30,29 @@ class Session {
   alive = true;
   /** 0 while the QR code waits for a scan; after a scan, until when the answer may come. */
   answerUntilMs = 0;
+  /** Empty until the first QR code is drawn and sent. */
+  loginId = '';
+  qrExpiresAtMs = 0;
+  /** A new QR code is being drawn for it. */
+  drawing = false;
 
   constructor(
     readonly ws: WebSocket,
     readonly appId: string,
     readonly browser: QrLoginBrowser,
     readonly endsAtMs: number,
-    public loginId: string,
-    public qrExpiresAtMs: number,
+    /** The sweep (its number modulo the sweeps per ping interval) that pings it. */
+    readonly pingSlot: number,
   ) {}
 }
 
 export const qrLoginsTopic = 'qr-logins';
 const sweepIntervalMs = 1_000;
+/**
+ * A sweep works in slices of at most this much time, letting other work run in between: with thousands of sockets,
+ * its pings and new codes would otherwise hold the event loop, and every request behind it, for tens of milliseconds.
+ */
+const sweepSliceMs = 5;
 
 /**
  * The browser sockets of QR login on this instance. A socket is found by the login id of the QR code it
@@ -48,7 +60,8 @@ const sweepIntervalMs = 1_000;
  * the bus topic `qr-logins`, which every instance hears; the instance holding the socket acts on it, the
  * others ignore it. A claim asks, over the same topic, for the browser's address and user agent (the
  * consent screen shows them), and the holder answers on the asker's own reply topic. One shared sweep a
- * second rotates QR codes, ends scans nobody answered, and pings.
+ * second rotates QR codes, ends scans nobody answered, and pings, in slices (sweepSliceMs); the codes are drawn on a
+ * worker thread (QrRenderer).
  */
 export class QrSocketHub {
   readonly #sessions = new Map<string, Session>();
@@ -57,6 +70,10 @@ export class QrSocketHub {
   readonly #unsubscribe: Array<() => void>;
   #sweeper: NodeJS.Timeout | null = null;
   #ticks = 0;
+  #attached = 0;
+  /** The sessions the sweep under way has still to visit; null when none is under way. */
+  #sweepQueue: Session[] | null = null;
+  readonly #renderer = new QrRenderer();
 
   constructor(
     private readonly bus: RealtimeBus,
@@ -82,22 +99,23 @@ export class QrSocketHub {
   stop(): void {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = null;
+    this.#sweepQueue = null;
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    void this.#renderer.close();
   }
 
-  /** Takes a browser socket that just opened: shows it its first QR code. */
+  /** Takes a browser socket that just opened: shows it its first QR code once it is drawn. */
   attach(ws: WebSocket, appId: string, ip: string, userAgent: string): void {
     const now = Date.now();
-    const qr = this.issueQr(appId);
     const browser = { ip, user_agent: userAgent, started_at: new Date(now).toISOString() };
-    const session = new Session(ws, appId, browser, now + this.options.sessionMs, qr.loginId, qr.expiresAtMs);
-    this.#sessions.set(qr.loginId, session);
+    // Each sweep pings its share of the sockets, so that their pongs come spread over the interval, not all at once.
+    const session = new Session(ws, appId, browser, now + this.options.sessionMs, this.#attached++ % this.#sweepsPerPing);
     ws.on('message', onBrowserMessage);
     ws.on('pong', () => (session.alive = true));
     ws.on('close', () => {
       if (this.#sessions.get(session.loginId) === session) this.#sessions.delete(session.loginId);
     });
-    ws.send(qr.message);
+    this.#show([session]);
   }
 
   /** Where the browser showing this login's QR code is, asked of whichever instance holds it; null if none does. */
@@ -158,40 +176,80 @@ export class QrSocketHub {
   }
 
   #sweep(): void {
-    const now = Date.now();
-    const ping = ++this.#ticks % Math.max(1, Math.round(this.options.pingIntervalMs / sweepIntervalMs)) === 0;
-    for (const session of [...this.#sessions.values()]) {
-      try {
-        if (session.ws.bufferedAmount > this.options.maxBufferedBytes || (ping && !session.alive)) {
-          session.ws.terminate();
-          continue;
-        }
-        if (ping) {
-          session.alive = false;
-          session.ws.ping();
-        }
-        if (session.answerUntilMs !== 0) {
-          if (now > session.answerUntilMs) this.#end(session, { type: 'expired' });
-        } else if (now >= session.qrExpiresAtMs - this.options.rotateLeadMs) {
-          this.#rotate(session, now);
-        }
-      } catch (error) {
-        this.onError(error);
+    if (this.#sweepQueue) return; // the last one is still under way
+    const pingSlot = ++this.#ticks % this.#sweepsPerPing;
+    const queue = [...this.#sessions.values()];
+    this.#sweepQueue = queue;
+    const slice = (from: number) => {
+      if (this.#sweepQueue !== queue) return; // stopped
+      const now = Date.now();
+      const until = performance.now() + sweepSliceMs;
+      const due: Session[] = [];
+      let next = from;
+      while (next < queue.length && performance.now() < until) this.#sweepOne(queue[next++] as Session, now, pingSlot, due);
+      if (due.length > 0) this.#show(due);
+      if (next < queue.length) setImmediate(slice, next);
+      else this.#sweepQueue = null;
+    };
+    slice(0);
+  }
+
+  /** Terminates a socket that stopped reading or answering pings, pings, ends an unanswered scan; `due` gets a code to replace. */
+  #sweepOne(session: Session, now: number, pingSlot: number, due: Session[]): void {
+    if (this.#sessions.get(session.loginId) !== session) return; // ended since the sweep began
+    const ping = session.pingSlot === pingSlot;
+    try {
+      if (session.ws.bufferedAmount > this.options.maxBufferedBytes || (ping && !session.alive)) {
+        session.ws.terminate();
+        return;
       }
+      if (ping) {
+        session.alive = false;
+        session.ws.ping();
+      }
+      if (session.answerUntilMs !== 0) {
+        if (now > session.answerUntilMs) this.#end(session, { type: 'expired' });
+      } else if (now >= session.qrExpiresAtMs - this.options.rotateLeadMs && !session.drawing) {
+        if (now >= session.endsAtMs) this.#end(session, { type: 'expired' });
+        else due.push(session);
+      }
+    } catch (error) {
+      this.onError(error);
     }
   }
 
-  #rotate(session: Session, now: number): void {
-    if (now >= session.endsAtMs) {
-      this.#end(session, { type: 'expired' });
-      return;
-    }
-    const qr = this.issueQr(session.appId);
-    this.#sessions.delete(session.loginId);
-    session.loginId = qr.loginId;
-    session.qrExpiresAtMs = qr.expiresAtMs;
-    this.#sessions.set(qr.loginId, session);
-    session.ws.send(qr.message);
+  /**
+   * Issues new QR codes for these sessions and, once the renderer has drawn them, shows each to its browser, unless
+   * it closed or its current code was scanned meanwhile. A code counts from then on: its login id finds the session.
+   */
+  #show(sessions: Session[]): void {
+    const issued = sessions.map((session) => this.issueQr(session.appId));
+    for (const session of sessions) session.drawing = true;
+    this.#renderer.render(issued.map((qr) => qr.payload)).then(
+      (urls) =>
+        sessions.forEach((session, index) => {
+          session.drawing = false;
+          const qr = issued[index] as IssuedQr;
+          if (session.ws.readyState !== session.ws.OPEN || session.answerUntilMs !== 0) return;
+          if (this.#sessions.get(session.loginId) === session) this.#sessions.delete(session.loginId);
+          session.loginId = qr.loginId;
+          session.qrExpiresAtMs = qr.expiresAtMs;
+          this.#sessions.set(qr.loginId, session);
+          session.ws.send(qr.message(urls[index] as string));
+        }),
+      (error: unknown) => {
+        // The sweep tries again for a socket that has a code; one that has none yet is closed, to reconnect.
+        for (const session of sessions) {
+          session.drawing = false;
+          if (session.loginId === '') session.ws.close(1011, 'no QR code');
+        }
+        this.onError(error);
+      },
+    );
+  }
+
+  get #sweepsPerPing(): number {
+    return Math.max(1, Math.round(this.options.pingIntervalMs / sweepIntervalMs));
   }
 
   #send(session: Session, message: QrLoginServerMessage): void {

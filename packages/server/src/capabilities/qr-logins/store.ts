@@ -75,13 +75,34 @@ export class QrLoginStore {
   }
 
   /** Approves: the token (hashed) is valid for `tokenSeconds` from now. */
-  async approve(id: string, tokenHash: Buffer, consented: ProfileField[], encryptedProfile: string | null, tokenSeconds: number): Promise<void> {
-    await this.db.query(
-      `UPDATE qr_logins SET status = 'approved', answered_at = now(), token_hash = $2, consented_fields = $3,
-         encrypted_profile = $4, expires_at = now() + $5 * interval '1 millisecond'
-       WHERE id = $1`,
-      [id, tokenHash, consented, encryptedProfile, tokenSeconds * 1000],
+  /**
+   * Approves a claimed login (its token, the consented fields and their JWE) and, in the same statement, answers the
+   * user its identity is linked to and the newest device it registered (the one to notify), both null for none.
+   */
+  async approve(
+    login: Pick<QrLoginRecord, 'id' | 'app_id' | 'identity_id' | 'identity_thumbprint'>,
+    approval: { tokenHash: Buffer; consented: ProfileField[]; encryptedProfile: string | null; tokenSeconds: number },
+  ): Promise<{ userId: string | null; deviceId: string | null }> {
+    const [row] = await this.db.query<{ user_id: string | null; device_id: string | null }>(
+      `WITH approved AS (
+         UPDATE qr_logins SET status = 'approved', answered_at = now(), token_hash = $2, consented_fields = $3,
+           encrypted_profile = $4, expires_at = now() + $5 * interval '1 millisecond'
+         WHERE id = $1
+       )
+       SELECT (${linkedUserQuery('$6', '$7', '$8')}) AS user_id,
+         (SELECT id FROM devices WHERE app_id = $6 AND identity_thumbprint = $8 ORDER BY created_at DESC LIMIT 1) AS device_id`,
+      [
+        login.id,
+        approval.tokenHash,
+        approval.consented,
+        approval.encryptedProfile,
+        approval.tokenSeconds * 1000,
+        login.app_id,
+        login.identity_id,
+        login.identity_thumbprint,
+      ],
     );
+    return { userId: row?.user_id ?? null, deviceId: row?.device_id ?? null };
   }
 
   /**
@@ -125,24 +146,8 @@ export class QrLoginStore {
 
   /** The app's user for this identity: its own link first, else the user of the newest device the identity registered. */
   async linkedUser(appId: string, identityId: string, thumbprint: string): Promise<string | null> {
-    const [row] = await this.db.query<{ user_id: string }>(
-      `SELECT user_id FROM (
-         SELECT user_id, 0 AS rank, created_at FROM identity_links WHERE app_id = $1 AND identity_id = $2
-         UNION ALL
-         SELECT user_id, 1, created_at FROM devices WHERE app_id = $1 AND identity_thumbprint = $3
-       ) candidates ORDER BY rank, created_at DESC LIMIT 1`,
-      [appId, identityId, thumbprint],
-    );
+    const [row] = await this.db.query<{ user_id: string }>(linkedUserQuery('$1', '$2', '$3'), [appId, identityId, thumbprint]);
     return row?.user_id ?? null;
-  }
-
-  /** The newest device of the app that this identity registered: the one to notify. */
-  async newestDevice(appId: string, thumbprint: string): Promise<string | null> {
-    const [row] = await this.db.query<{ id: string }>(
-      'SELECT id FROM devices WHERE app_id = $1 AND identity_thumbprint = $2 ORDER BY created_at DESC LIMIT 1',
-      [appId, thumbprint],
-    );
-    return row?.id ?? null;
   }
 
   /** Links an identity to a user; answers the user it is linked to (another one if it already was). */
@@ -157,4 +162,16 @@ export class QrLoginStore {
     );
     return (row as { user_id: string }).user_id;
   }
+}
+
+/**
+ * The user an identity signs in as, for its app: the link made by the app, else the user of a device that identity
+ * registered, the newest first.
+ */
+function linkedUserQuery(appId: string, identityId: string, thumbprint: string): string {
+  return `SELECT user_id FROM (
+      SELECT user_id, 0 AS rank, created_at FROM identity_links WHERE app_id = ${appId} AND identity_id = ${identityId}
+      UNION ALL
+      SELECT user_id, 1, created_at FROM devices WHERE app_id = ${appId} AND identity_thumbprint = ${thumbprint}
+    ) candidates ORDER BY rank, created_at DESC LIMIT 1`;
 }
