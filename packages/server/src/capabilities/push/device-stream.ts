@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import type { DeviceStreamMessage } from '@tessera/contracts';
 import type { BusMessage, RealtimeBus } from '../../platform/bus/bus.ts';
 import { errorResponses } from '../../platform/http/openapi.ts';
+import { releaseUpgrade } from '../../platform/http/websocket-release.ts';
 import { callingDevice } from '../devices/device-guard.ts';
 import type { DeviceRecord } from '../devices/store.ts';
 import type { PushChallenges } from './service.ts';
@@ -47,6 +48,7 @@ export function deviceStreamRoute(
       tracked.socket.ping();
     }
   }, heartbeatMs).unref();
+  const onSocketError = (error: Error) => app.log.debug({ err: error }, 'device stream socket error');
   app.addHook('onClose', async () => {
     clearInterval(heartbeat);
     for (const tracked of sockets) tracked.socket.close(1001, 'server shutting down');
@@ -70,6 +72,7 @@ export function deviceStreamRoute(
     },
     (socket, request) => {
       const device = callingDevice(request);
+      releaseUpgrade(socket, request, onSocketError);
       const tracked: Tracked = { socket, alive: true, backlog: [] };
       sockets.add(tracked);
       // The closures below keep ids only: an idle socket should not hold the request or the device record.

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { QrLoginClaimRequest } from '@tessera/contracts';
 import { callingApp, type AuthGuards } from '../../platform/http/auth.ts';
 import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
+import { releaseUpgrade } from '../../platform/http/websocket-release.ts';
 import {
   answerBody,
   answerSchema,
@@ -24,6 +25,7 @@ const proofAuth =
 export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginService; guards: AuthGuards }): void {
   const { qrLogins, guards } = deps;
 
+  const onSocketError = (error: Error) => app.log.debug({ err: error }, 'QR login browser socket error');
   // The browser socket. Its refusals (unknown or inactive app, origin not allowed) are HTTP answers to
   // the upgrade request, before any socket exists.
   app.get<{ Querystring: { app_id: string } }>(
@@ -33,7 +35,10 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
       schema: { querystring: connectQuery },
       preHandler: async (request) => qrLogins.checkBrowser(request.query.app_id, request.headers.origin),
     },
-    (socket, request) => qrLogins.attachBrowser(socket, request.query.app_id, request.ip, request.headers['user-agent']),
+    (socket, request) => {
+      releaseUpgrade(socket, request, onSocketError);
+      qrLogins.attachBrowser(socket, request.query.app_id, request.ip, request.headers['user-agent']);
+    },
   );
 
   app.post<{ Body: QrLoginClaimRequest }>(

@@ -53,6 +53,8 @@ const sweepIntervalMs = 1_000;
  * its pings and new codes would otherwise hold the event loop, and every request behind it, for tens of milliseconds.
  */
 const sweepSliceMs = 5;
+/** QR codes drawn per message to the renderer: the codes of a batch are then sent in one go, about a millisecond. */
+const drawBatch = 32;
 
 /**
  * The browser sockets of QR login on this instance. A socket is found by the login id of the QR code it
@@ -223,6 +225,10 @@ export class QrSocketHub {
    * it closed or its current code was scanned meanwhile. A code counts from then on: its login id finds the session.
    */
   #show(sessions: Session[]): void {
+    if (sessions.length > drawBatch) {
+      for (let from = 0; from < sessions.length; from += drawBatch) this.#show(sessions.slice(from, from + drawBatch));
+      return;
+    }
     const issued = sessions.map((session) => this.issueQr(session.appId));
     for (const session of sessions) session.drawing = true;
     this.#renderer.render(issued.map((qr) => qr.payload)).then(
