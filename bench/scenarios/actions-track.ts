@@ -146,11 +146,12 @@ const analysis = [
     '(≈ 30 µs per user on an idle server). PGlite plans the whole statement on every call, in WASM, in the server ' +
     'process: 3–10 ms of server CPU per track.',
   '',
-  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 9–17 % over the runs of 2026-12-03 (16.5 % in the table above), while the ' +
-    'machine’s load average was 3–11 (other sessions’ tests and benchmarks on its 2 cores; the bare route ran at ' +
-    '5,000–15,000 req/s instead of the ≈ 16,000–22,000 of a quiet machine). At ≈ 0.7 ms of CPU per track in all on ' +
-    '2 cores the ceiling is ≈ 2,800 tracks/s, ≈ 15 % of a 19,000 req/s bare route; 30 % needs ≈ 0.35 ms per track in ' +
-    'all. What would cut it: larger batches (a short gathering delay under load, at the cost of latency); no ' +
+  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 11.0 % in the table above (2026-12-03 15:19, a quiet ' +
+    'machine, load average < 1, on a VM whose bare route ran at 31,000–42,000 req/s, 2–3 × the figure of ' +
+    '/work/shared/MEASURED.md; Tessera at 3,454 tracks/s, p99 27 ms, 142 µs of its CPU and 84 µs of PostgreSQL\'s per ' +
+    'track), 9–17 % in runs earlier that day on a loaded machine (1,404 tracks/s at best). At ≈ 0.3 ms of CPU per track ' +
+    'in all (Tessera, PostgreSQL and the load client) on 2 cores the ceiling is ≈ 6,500 tracks/s, ≈ 18 % of a 36,000 ' +
+    'req/s bare route; 30 % needs ≈ 0.18 ms per track in all. What would cut it: larger batches (a short gathering delay under load, at the cost of latency); no ' +
     'foreign key from actions to users (delete a user’s actions in UserService.remove instead: no row lock per ' +
     'action); fewer indexes on actions (the device index could be a table of known devices, written only on ' +
     'ALLOW/CHALLENGE_SUCCEEDED); a smaller answer (the token is ≈ 300 bytes and appears twice, in `token` and `url`).',

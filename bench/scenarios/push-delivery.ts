@@ -961,22 +961,23 @@ const about = [
     'socket; its raw RSS per connection is shown too.',
   '',
   '**Work per challenge** (packages/server/src/capabilities: challenges/service.ts, push/service.ts, push/store.ts, ' +
-    'devices/service.ts, challenges/lifecycle.ts). *Create (a)*: in-memory rate-limit hit; `SELECT` of the newest active ' +
-    'factor (autocommit); then one transaction — `BEGIN`; `SELECT … FROM users … FOR UPDATE`; `SELECT DISTINCT ON (user_id) … ' +
-    'FROM factors` (the push factor, again); `pendingLoad`: `SELECT count(*) … FROM challenge_approvers a JOIN challenges c … ' +
-    'WHERE a.app_id = $1 AND a.user_id = ANY($2) AND c.status = \'pending\' …` (the cap of 3); `INSERT INTO challenges … ' +
-    'RETURNING *`; `INSERT INTO challenge_approvers`; `COMMIT` — **8 round trips, 1 durable commit**; after the commit: the ' +
-    'app from its cache, the device view, `bus.publish` (in process: a microtask), `JSON.stringify` and a ws frame per ' +
-    'subscribed socket, and only then the 201 (the device had the challenge before the app had its 201 in every measured ' +
-    'challenge). *Answer (b)*: the device guard — `SELECT * FROM devices`, jose imports the JWK from that row and verifies ' +
-    'the ES256 request JWT, the jti is claimed (in memory), `UPDATE devices SET last_seen_at … WHERE … < now() − 1 minute ' +
-    'RETURNING *` (sent every time, writes once a minute); the decision: the JWK imported again, a second ES256 verify; ' +
-    'one transaction — `BEGIN`; `SELECT c.*, a.decision … FOR UPDATE OF c`; `UPDATE challenge_approvers`; `UPDATE ' +
-    'challenges … RETURNING *`; the outbox `INSERT INTO webhook_deliveries … SELECT … WHERE callback_url IS NOT NULL` (0 rows ' +
-    'here); `COMMIT` — **8 round trips, 1 durable commit**; after the commit, a publish on the challenge\'s topic wakes the ' +
-    'long-poll, which **reads the challenge again** (1 more round trip) before it answers; the device streams get ' +
-    '`challenge_ended` and a login `notification`. The long-poll itself: 1 read when it arrives, then 1 every 2 s while it ' +
-    'waits (`recheckMs`). PostgreSQL counted ≈ 7 transactions per challenge (below; read-only autocommits included).',
+    'devices/service.ts, challenges/lifecycle.ts). *Create (a)*: in-memory rate-limit hit; the TOTP fast path\'s ' +
+    '`INSERT … SELECT` (autocommit), which inserts nothing for a user with an active push factor; then one transaction — ' +
+    '`BEGIN`; `lockApprovers`: `SELECT user_id, (the newest active push factor) FROM users WHERE app_id = $1 AND user_id = ' +
+    '($2)[1] … FOR UPDATE`; `insertUnderCap`: one statement that counts the user\'s open push challenges through ' +
+    '`challenge_approvers_open` (the cap of 3) and, under the cap, inserts the challenge and its approver row (CTEs) — ' +
+    'run after the lock, so that its snapshot sees every challenge created before; `COMMIT` — **5 round trips, 1 durable ' +
+    'commit** (8 before 2026-12-03 15:00); after the commit: the app from its cache, the device view, `bus.publish` ' +
+    '(in process: a microtask), `JSON.stringify` and a ws frame per subscribed socket, and only then the 201. ' +
+    '*Answer (b)*: the device guard — `SELECT * FROM devices`, jose imports the JWK from that row and verifies the ES256 ' +
+    'request JWT, the jti is claimed (in memory); `last_seen_at` is written only when the row read says it is over a ' +
+    'minute old; the decision: a second ES256 verify (jose reuses the key it imported for that JWK object); one ' +
+    'transaction — `BEGIN`; `SELECT c.*, a.decision … FOR UPDATE OF c` (by the challenge id; the app is checked in code); ' +
+    'one statement that records the answer and moves the challenge on (`WITH answered AS (UPDATE challenge_approvers …) ' +
+    'UPDATE challenges … RETURNING *`); no outbox statement, since the cached app has no callback URL; `COMMIT` — **4 ' +
+    'round trips, 1 durable commit** (8 before); after the commit, the ended challenge, as the API shows it, is published ' +
+    'on its topic and the woken long-poll answers with it (no read again); the device streams get `challenge_ended` and ' +
+    'a login `notification`. The long-poll itself: 1 read when it arrives, then 1 every 2 s while it waits (`recheckMs`).',
   '',
   '### Where the time goes (profiled 2026-12-03 with BENCH_PUSH_CPU_PROFILE, server at cf15173; redo after server changes)',
   '',
@@ -998,7 +999,7 @@ const about = [
     '`lockUsers` and `pushFactors` (`user_id = ANY($2::text[])`) also read ≈ 975 index entries per call, every user (factor) ' +
     'of the app, for 1 row: a generic plan made while the tables were nearly empty, kept until the next ANALYZE (reproduced ' +
     'on a scratch database: `Bitmap Index Scan on users_pkey`, `Index Cond: (app_id = $1)`, `Filter: (user_id = ANY ($2))`).',
-  '- **Memory** (heap snapshots before and after opening the streams, diffed by constructor, and their retainers): ' +
+  '- **Memory**, before change 4 below (heap snapshots before and after opening the streams, diffed by constructor, and their retainers): ' +
     'besides what the bare server keeps (the ws WebSocket, Receiver, Sender, net.Socket, TCP wrap: ≈ 2.8 KiB of heap), ' +
     'each Tessera stream keeps a Fastify `Request` and `Reply`, the `IncomingMessage` with its headers and raw headers ' +
     '(the 330-byte device JWT among them), a `ServerResponse`, the upgrade\'s `head` Buffer (`IncomingMessage[Symbol(ws-head)]`, ' +
@@ -1009,35 +1010,24 @@ const about = [
     'and the `ServerResponse` it assigns to the TCP socket (`rawResponse.assignSocket(socket)`) and never finishes, whose ' +
     '`finish`/`error` listeners (Fastify\'s `onResFinished`) hold the `Reply`.',
   '',
-  '### What to change in the server (estimates from the figures above; not made here)',
+  '### What was changed (2026-12-03, after the profile above)',
   '',
-  '1. **`PushStore.pendingLoad`**: add `AND a.decision IS NULL` so that `challenge_approvers_open (app_id, user_id) WHERE ' +
-    'decision IS NULL` serves it (it then counts the prompts still waiting for this user\'s answer, the same for one-user ' +
-    'challenges; a quorum challenge this user already answered no longer counts against them). Or index ' +
-    '`challenge_approvers (app_id, user_id)`. Removes the O(history) walk from every creation: −1–4 ms on PostgreSQL now, ' +
-    '−3–6 ms on PGlite, and keeps creation from slowing down as the app ages.',
-  '2. **Create in fewer round trips**: `ChallengeService.#factorFor` (`findActive`) and `PushChallenges.create` ' +
-    '(`pushFactors`) look the push factor up twice; for one user, lock the user, find the factor and count the pending ' +
-    'ones in one statement, with `user_id = $2` rather than `= ANY($2)` when there is one user, so that no cached generic ' +
-    'plan can fall back to the app\'s whole index (8 → 5 round trips, 1 commit as now).',
-  '3. **Answer**: cache the imported public key per device (`importJWK`/`createPublicKey` once, keyed by device id and ' +
-    'key thumbprint; used for the request JWT and the decision); skip the `touch` UPDATE when the row the guard just read ' +
-    'has `last_seen_at` within the minute (8 → 7 round trips); publish the ended challenge on its topic and let a woken ' +
-    'long-poll answer from that message instead of reading it again (−1 round trip on the path of (b)).',
-  '4. **Long-poll re-reads**: every waiting long-poll reads its challenge every 2 s (N waiting apps → N/2 reads a second); ' +
-    'the in-process bus loses nothing, so re-read only with the Redis bus, or every 10–25 s.',
-  '5. **Memory per stream**: handle the upgrade of `/v1/device/stream` with `ws` in `noServer` mode on ' +
-    '`app.server.on(\'upgrade\')`, authenticating with `DeviceService.authenticate` before `wss.handleUpgrade` (401 written ' +
-    'to the socket otherwise) and keeping only ids in the closures, as the bare server does: ≈ 4 KiB instead of ≈ 9–10 per ' +
-    'idle stream (the bare ≈ 3 plus `Tracked` and two subscriptions). Within @fastify/websocket, the handler can drop most ' +
-    'of it with private APIs only (replace the socket\'s `error` listener, detach the `ServerResponse` from the TCP ' +
-    'socket): not recommended. Also `InMemoryNonceStore` keeps every jti until it holds 100,000 (it sweeps only then): ' +
-    'bounded, but tens of MB on a busy server.',
+  '1. `pendingLoad` counts through `challenge_approvers_open` (`AND a.decision IS NULL`): no walk of the app\'s history.',
+  '2. Create: 8 → 5 round trips (above); for one user, equality on the whole key (`user_id = ($2)[1]`, not `= ANY($2)`), ' +
+    'so that no generic plan made while the tables were small scans the app\'s every user or open approval.',
+  '3. Answer: 8 → 4 round trips, and the long-poll answers from the bus message (−1). A per-device cache of imported ' +
+    'keys was tried and left out: it saved one JWK import per request but kept ≈ 1 KiB per device in memory.',
+  '4. Memory: both WebSocket routes let go of the upgrade\'s request and reply (platform/http/websocket-release.ts: the ' +
+    'socket\'s `error` listener replaced, the `ServerResponse` detached from the TCP socket). Heap per idle stream ' +
+    '9.4–9.6 → 4.4 KiB, external 0.5 → 0.',
   '',
-  'PGlite stays far from 20 ms at p99 with 4 in flight even with 1–4: ≈ 15 statements per challenge in one WASM thread at ' +
-    '0.5–1 ms each. On PostgreSQL 1–3 take ≈ 4 round trips and the O(history) statement off the two paths; whether that ' +
-    'brings p99 under 20 ms can only be told by measuring again, best on a machine not shared with other work (the bare ' +
-    'ws server\'s own p99 was 8–9 ms here, against 1–1.4 ms at p50).',
+  'Not done: every waiting long-poll still reads its challenge every 2 s (needed with the Redis bus, which can miss a ' +
+    'message; the in-process bus cannot); `InMemoryNonceStore` keeps every jti until it holds 100,000.',
+  '',
+  'Measured 2026-12-03 15:15 on a quiet machine (load average < 1 before the run): on PostgreSQL p99 17.2 ms (a) and ' +
+    '15.3 ms (b), under the 20 ms target, 4 rows fetched per challenge (1,022 in the run before the plan fix); 4.4–5.6 KiB ' +
+    'per idle stream, under the 10 KB target. PGlite, one WASM thread for every statement of the process, stays above ' +
+    '20 ms at p99 (27 / 41 ms) with 4 challenges in flight, at p50 10 / 9 ms.',
 ].join('\n');
 
 export const pushDelivery: Scenario = {
