@@ -1,7 +1,7 @@
+import type { Challenge } from '@tessera/contracts';
 import type { RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
 import type { Outbox, OutboxEvent } from '../webhooks/outbox.ts';
-import type { Challenge } from '@tessera/contracts';
 import { ChallengeStore, toChallenge, type ChallengeRecord } from './store.ts';
 
 const topic = (challengeId: string) => `challenge:${challengeId}`;
