@@ -171,9 +171,13 @@ const findings = [
   'drew every QR code that fell due on the main thread (0.54 ms each), and this bench opens its sockets within ≈ 12 s, so',
   '≈ 800 codes a second fall due together 50 s later. Codes are now drawn on a worker thread in batches of 32, the sweep',
   'runs in 5 ms slices and each socket is pinged in its own second of the interval; the answer is 4 round trips (was 7).',
-  'Left: 4–5 of the 300 logins take 30–95 ms (p99 25–50 ms over five runs, p50 4–5 ms). Tessera\'s own metrics over a',
-  'run show 3–6 major GCs (≈ 20 ms each) and ≈ 70 scavenges on a ≈ 95 MB heap; with `--max-semi-space-size=64` the p99',
-  'fell to 25–33 ms but scavenges grew to ≈ 17 ms; running the drawing thread at nice 19 changed nothing. Not met.',
+  'Left: 4–5 of the 300 logins take 30–95 ms (p99 25–51 ms over eight runs, p50 4–5 ms): **not met**. With',
+  '`--trace-gc` and the time of each slow login, the slow ones all fall in the first ≈ 5 s of the rotation burst (the',
+  'codes of sockets opened together, due together), where GC pauses are 1–11 ms, so GC is not the cause; nor was the',
+  'drawing thread\'s priority (nice 19 changed nothing). Also tried, kept for their own sake, p99 unchanged: drawing',
+  '30 % cheaper (0.57 → 0.40 ms), rotations spread at random over 1–2 leads before expiry, the signing of new codes',
+  'counted within the 5 ms slices. Next: find what else the burst costs the event loop (ws sends, the',
+  'renderer\'s messages, allocation) with a CPU profile of just that window.',
 ].join(' ');
 
 export const qrLogin: Scenario = {

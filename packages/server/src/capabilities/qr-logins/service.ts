@@ -25,7 +25,7 @@ import { QrSocketHub, type HubOptions, type IssuedQr } from './socket-hub.ts';
 import { QrLoginStore } from './store.ts';
 
 export interface QrLoginOptions {
-  /** How long a QR code is accepted (60 s); the browser gets a new one `hub.rotateLeadMs` before. */
+  /** How long a QR code is accepted (60 s); the browser gets a new one 1–2 × `hub.rotateLeadMs` before. */
   qrTtlSeconds: number;
   /** How long the person has to answer after the scan (120 s). */
   answerSeconds: number;

@@ -13,7 +13,7 @@ export interface IssuedQr {
 }
 
 export interface HubOptions {
-  /** How long before its expiry a waiting browser's QR code is replaced. */
+  /** A waiting browser's QR code is replaced between 1 and 2 times this long before its expiry. */
   rotateLeadMs: number;
   /** A browser socket ends (`expired`) after this long even if nobody scans. */
   sessionMs: number;
@@ -32,7 +32,8 @@ class Session {
   answerUntilMs = 0;
   /** Empty until the first QR code is drawn and sent. */
   loginId = '';
-  qrExpiresAtMs = 0;
+  /** When the sweep replaces its QR code. */
+  rotateAtMs = 0;
   /** A new QR code is being drawn for it. */
   drawing = false;
 
@@ -188,7 +189,11 @@ export class QrSocketHub {
       const until = performance.now() + sweepSliceMs;
       const due: Session[] = [];
       let next = from;
-      while (next < queue.length && performance.now() < until) this.#sweepOne(queue[next++] as Session, now, pingSlot, due);
+      // Issuing the new codes (signing their payloads) counts within the slice: a thousand at once is tens of ms.
+      while (next < queue.length && performance.now() < until) {
+        this.#sweepOne(queue[next++] as Session, now, pingSlot, due);
+        if (due.length === drawBatch) this.#show(due.splice(0));
+      }
       if (due.length > 0) this.#show(due);
       if (next < queue.length) setImmediate(slice, next);
       else this.#sweepQueue = null;
@@ -211,7 +216,7 @@ export class QrSocketHub {
       }
       if (session.answerUntilMs !== 0) {
         if (now > session.answerUntilMs) this.#end(session, { type: 'expired' });
-      } else if (now >= session.qrExpiresAtMs - this.options.rotateLeadMs && !session.drawing) {
+      } else if (now >= session.rotateAtMs && !session.drawing) {
         if (now >= session.endsAtMs) this.#end(session, { type: 'expired' });
         else due.push(session);
       }
@@ -239,7 +244,9 @@ export class QrSocketHub {
           if (session.ws.readyState !== session.ws.OPEN || session.answerUntilMs !== 0) return;
           if (this.#sessions.get(session.loginId) === session) this.#sessions.delete(session.loginId);
           session.loginId = qr.loginId;
-          session.qrExpiresAtMs = qr.expiresAtMs;
+          // At a random point of the lead window (1–2 leads before the expiry): browsers that connected together
+          // (after a restart, say) spread their rotations out instead of needing new codes all in the same second.
+          session.rotateAtMs = qr.expiresAtMs - this.options.rotateLeadMs * (1 + Math.random());
           this.#sessions.set(qr.loginId, session);
           session.ws.send(qr.message(urls[index] as string));
         }),
