@@ -1,11 +1,7 @@
-import { randomFillSync } from 'node:crypto';
+import { fillRandom } from './random-pool.ts';
 
 // Crockford's base32, lower case: ids sort by creation time and read without ambiguity.
 const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
-
-// Random bytes are drawn 4 KiB at a time, as crypto.randomUUID does: one call into OpenSSL per 409 ids.
-const pool = Buffer.alloc(4096);
-let poolOffset = pool.length;
 
 /**
  * A new id `<prefix>_<26 characters>`: 48 bits of milliseconds then 80 random bits, so ids of
@@ -14,12 +10,7 @@ let poolOffset = pool.length;
 export function newId(prefix: string): string {
   const bytes = Buffer.allocUnsafe(16);
   bytes.writeUIntBE(Date.now(), 0, 6);
-  if (poolOffset + 10 > pool.length) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  pool.copy(bytes, 6, poolOffset, poolOffset + 10);
-  poolOffset += 10;
+  fillRandom(bytes, 6, 10);
   // 128 bits as 26 base32 digits, most significant first: two leading zero bits make 130 = 26 × 5.
   let out = '';
   let buffer = 0;

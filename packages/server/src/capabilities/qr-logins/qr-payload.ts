@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from '../../platform/random-pool.ts';
 import { qrLoginUriPrefix } from '@tessera/contracts';
 import { idTimeMs, isId } from '../../platform/ids.ts';
 
@@ -23,7 +24,7 @@ const base64url22 = /^[A-Za-z0-9_-]{22}$/;
 const parameters = ['server', 'app_id', 'login_id', 'nonce', 'sig'];
 
 export function signQrPayload(key: Buffer, payload: Omit<QrPayload, 'nonce'>): { uri: string; nonce: string } {
-  const nonce = randomBytes(16).toString('base64url');
+  const nonce = pooledRandomBytes(16).toString('base64url');
   const sig = signatureOf(key, { ...payload, nonce });
   const uri =
     `${qrLoginUriPrefix}server=${encodeURIComponent(payload.server)}&app_id=${payload.appId}` +
