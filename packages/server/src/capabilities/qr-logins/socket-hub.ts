@@ -230,14 +230,11 @@ export class QrSocketHub {
   }
 
   /**
-   * Issues new QR codes for these sessions and, once the renderer has drawn them, shows each to its browser, unless
-   * it closed or its current code was scanned meanwhile. A code counts from then on: its login id finds the session.
+   * Issues new QR codes for these sessions (one batch: at most drawBatch) and, once the renderer has drawn them, shows
+   * each to its browser, unless it closed or its current code was scanned meanwhile. A code counts from then on: its
+   * login id finds the session.
    */
   #show(sessions: Session[]): void {
-    if (sessions.length > drawBatch) {
-      for (let from = 0; from < sessions.length; from += drawBatch) this.#show(sessions.slice(from, from + drawBatch));
-      return;
-    }
     const issued = sessions.map((session) => this.issueQr(session.appId));
     for (const session of sessions) session.drawing = true;
     this.#renderer.render(issued.map((qr) => qr.payload)).then(

@@ -74,10 +74,10 @@ export class QrLoginStore {
     );
   }
 
-  /** Approves: the token (hashed) is valid for `tokenSeconds` from now. */
   /**
-   * Approves a claimed login (its token, the consented fields and their JWE) and, in the same statement, answers the
-   * user its identity is linked to and the newest device it registered (the one to notify), both null for none.
+   * Approves a claimed login (its token, hashed, valid for `tokenSeconds` from now; the consented fields and their
+   * JWE) and, in the same statement, answers the user its identity is linked to and the newest device it registered
+   * (the one to notify), both null for none.
    */
   async approve(
     login: Pick<QrLoginRecord, 'id' | 'app_id' | 'identity_id' | 'identity_thumbprint'>,
