@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { deviceKeys } from '../../../test/push-device.ts';
 import { DeviceKeyError, parseDevicePublicKey } from './device-key.ts';
@@ -22,6 +22,14 @@ describe('device public keys', () => {
     const ed = await deviceKeys('EdDSA');
     expect((await parseDevicePublicKey(ed.publicJwk)).alg).toBe('EdDSA');
     expect((await parseDevicePublicKey({ ...ed.publicJwk, alg: 'Ed25519' })).jwk).toEqual(ed.publicJwk);
+  });
+
+  it('names a key by its RFC 7638 thumbprint, as jose computes it, whatever members come with it', async () => {
+    for (const alg of ['ES256', 'EdDSA'] as const) {
+      const { publicJwk } = await deviceKeys(alg);
+      const parsed = await parseDevicePublicKey({ use: 'sig', ...publicJwk, kid: 'mine' });
+      expect(parsed.thumbprint).toBe(await calculateJwkThumbprint(publicJwk, 'sha256'));
+    }
   });
 
   it('refuses a private key (d), naming the member', async () => {

@@ -1,11 +1,14 @@
-import { calculateJwkThumbprint, importJWK } from 'jose';
+import { createHash } from 'node:crypto';
+import { importJWK, type CryptoKey } from 'jose';
 import type { DeviceAlgorithm, DevicePublicJwk } from '@tessera/contracts';
 
-/** A device public key that was checked: only the public members, its algorithm and its RFC 7638 thumbprint. */
+/** A device public key that was checked: only the public members, its algorithm, its RFC 7638 thumbprint, and the key imported. */
 export interface DeviceKey {
   jwk: DevicePublicJwk;
   alg: DeviceAlgorithm;
   thumbprint: string;
+  /** For verifying its signatures without importing it again. */
+  cryptoKey: CryptoKey;
 }
 
 /** A key that is not a P-256 or Ed25519 public JWK; `field` names the member at fault (`public_key.crv`). */
@@ -67,13 +70,24 @@ export async function parseDevicePublicKey(input: unknown, field = 'public_key')
   }
   const use = member('use');
   if (use !== undefined && use !== 'sig') throw new DeviceKeyError(`${field}.use`, 'must be "sig", or left out');
+  let cryptoKey: CryptoKey;
   try {
     // WebCrypto refuses a point that is not on the curve.
-    await importJWK(jwk, alg);
+    cryptoKey = (await importJWK(jwk, alg)) as CryptoKey;
   } catch {
     throw new DeviceKeyError(field, `is not a valid ${jwk.crv} public key`);
   }
-  return { jwk, alg, thumbprint: await calculateJwkThumbprint(jwk, 'sha256') };
+  return { jwk, alg, thumbprint: jwkThumbprint(jwk), cryptoKey };
+}
+
+/**
+ * The RFC 7638 SHA-256 thumbprint: the required members in lexicographic order, no whitespace. Computed here rather
+ * than with jose's `calculateJwkThumbprint`, which goes through WebCrypto: a round trip to the thread pool that a QR
+ * login's answer would wait for (tested against jose's).
+ */
+export function jwkThumbprint(jwk: DevicePublicJwk): string {
+  const canonical = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }
 
 /** A P-256 coordinate or an Ed25519 key: 32 bytes, base64url without padding, in its one canonical spelling. */

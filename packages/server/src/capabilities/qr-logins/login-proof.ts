@@ -63,7 +63,7 @@ export async function verifyLoginProof(jws: unknown, expected: { nowMs: number; 
   }
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(jws, key.jwk, { algorithms: [algorithmOf(key.jwk)] }));
+    ({ payload } = await compactVerify(jws, key.cryptoKey, { algorithms: [algorithmOf(key.jwk)] }));
   } catch (error) {
     if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JOSEAlgNotAllowed) {
       throw new LoginProofError('qr_login_signature_invalid', 'The proof is not signed by the key in its header.');

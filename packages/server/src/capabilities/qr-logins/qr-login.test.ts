@@ -179,4 +179,27 @@ describe.each(databaseKinds())('QR login on %s', (kind) => {
     expect(await browser.closed).toEqual({ code: 1000, reason: 'denied' });
     expectError(await authenticator.approve(claim.body, payload, {}), 409, 'qr_login_not_pending');
   });
+
+  it('takes exactly one of many concurrent answers: one token or one denial, one event', async () => {
+    const identity = await newIdentity();
+    const browser = await BrowserSocket.open(server.url, appId);
+    const payload = await browser.qrPayload();
+    const loginId = new URL(payload.replace('tessera://login?', 'http://x/?')).searchParams.get('login_id');
+    const authenticator = qrAuthenticator(server.url, identity);
+    const claim = await authenticator.claim(payload);
+    await browser.next('scanned');
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? authenticator.approve(claim.body, payload, { email: profile.email }) : authenticator.deny(payload))),
+    );
+    const taken = answers.filter((answer) => answer.status === 200);
+    expect(taken).toHaveLength(1);
+    for (const answer of answers) if (answer.status !== 200) expectError(answer, 409, 'qr_login_not_pending');
+    const outcome = (taken[0]?.body as { status: string }).status;
+    await browser.next(outcome as 'approved' | 'denied');
+    expect(await browser.closed).toEqual({ code: 1000, reason: outcome });
+    // The event is written with the approval: once the answers are in, the outbox holds all there will be.
+    const deliveries = await api.get('/v1/webhook-deliveries?event_type=qr_login.approved&limit=100');
+    const ofLogin = (deliveries.body.data as Array<{ payload: { data: { login_id: string } } }>).filter((delivery) => delivery.payload.data.login_id === loginId);
+    expect(ofLogin).toHaveLength(outcome === 'approved' ? 1 : 0);
+  });
 });

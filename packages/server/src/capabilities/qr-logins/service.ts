@@ -22,10 +22,10 @@ import { pairwiseIdentityId } from './pairwise.ts';
 import { decryptProfile, newLoginKey, ProfileError } from './profile-crypto.ts';
 import { qrExpiresAtMs, signQrPayload, verifyQrPayload } from './qr-payload.ts';
 import { QrSocketHub, type HubOptions, type IssuedQr } from './socket-hub.ts';
-import { QrLoginStore } from './store.ts';
+import { QrLoginStore, type QrLoginStatus } from './store.ts';
 
 export interface QrLoginOptions {
-  /** How long a QR code is accepted (60 s); the browser gets a new one 1–2 × `hub.rotateLeadMs` before. */
+  /** How long a QR code is accepted (60 s); the browser gets a new one 1–2 × `hub.rotateLeadMs` before (its first one earlier, at random). */
   qrTtlSeconds: number;
   /** How long the person has to answer after the scan (120 s). */
   answerSeconds: number;
@@ -130,55 +130,57 @@ export class QrLoginService {
   }
 
   /**
-   * The claimer's approve or deny. One transaction under the login's lock: the state check, the token
-   * (approve), the event; the browser and the device hear of it after the commit.
+   * The claimer's approve or deny. The login is read while the proof is checked; the answer is then one conditional
+   * statement (it applies only to a login still claimed and in time, so concurrent answers and the expiry sweep need
+   * no lock), in one transaction with the event when the app takes events. The browser and the device hear of it
+   * after the commit.
    */
   async answer(loginId: string, proofJws: unknown): Promise<{ status: 'approved' | 'denied' }> {
     if (!isId('qrl', loginId)) throw new ApiError('qr_login_not_found');
-    const verified = await this.#verifyProof(proofJws, loginId, null, ['approve', 'deny']);
+    const [verified, login] = await Promise.all([this.#verifyProof(proofJws, loginId, null, ['approve', 'deny']), this.#store.find(loginId)]);
     const { proof } = verified;
+    if (!login || login.status !== 'claimed' || login.expired) throw answerRefusal(login);
+    if (login.identity_thumbprint !== verified.thumbprint) throw new ApiError('qr_login_wrong_identity');
+    if (proof.nonce !== login.nonce) throw new ApiError('qr_login_proof_malformed', 'The proof is signed for another QR code.');
+    if (proof.action === 'deny') {
+      if (!(await this.#store.deny(loginId))) throw answerRefusal(await this.#store.find(loginId));
+      this.hub.publish({ type: 'denied', login_id: loginId });
+      return { status: 'denied' };
+    }
+    const fields = proof.fields ?? [];
+    const notRequested = fields.find((field) => !login.requested_fields.includes(field));
+    if (notRequested) throw ApiError.invalid('proof.fields', `${notRequested} was not requested by this app`);
+    if (proof.profile !== undefined) {
+      try {
+        await decryptProfile(this.deps.keyring, loginId, login.private_key_enc as string, proof.profile, fields);
+      } catch (error) {
+        if (error instanceof ProfileError) throw new ApiError('qr_login_profile_invalid', `The encrypted profile is refused: ${error.message}.`);
+        throw error;
+      }
+    }
     const token = randomToken('qlt_');
-    const outcome = await this.deps.db.transaction(async () => {
-      const login = await this.#store.lock(loginId);
-      if (!login) throw new ApiError('qr_login_not_found');
-      if (login.status === 'expired' || (login.status === 'claimed' && login.expired)) throw new ApiError('qr_login_expired');
-      if (login.status !== 'claimed') throw new ApiError('qr_login_not_pending', undefined, { details: { status: login.status } });
-      if (login.identity_thumbprint !== verified.thumbprint) throw new ApiError('qr_login_wrong_identity');
-      if (proof.nonce !== login.nonce) throw new ApiError('qr_login_proof_malformed', 'The proof is signed for another QR code.');
-      if (proof.action === 'deny') {
-        await this.#store.deny(loginId);
-        return { status: 'denied' as const, message: { type: 'denied' } as const };
-      }
-      const fields = proof.fields ?? [];
-      const notRequested = fields.find((field) => !login.requested_fields.includes(field));
-      if (notRequested) throw ApiError.invalid('proof.fields', `${notRequested} was not requested by this app`);
-      if (proof.profile !== undefined) {
-        try {
-          await decryptProfile(this.deps.keyring, loginId, login.private_key_enc as string, proof.profile, fields);
-        } catch (error) {
-          if (error instanceof ProfileError) throw new ApiError('qr_login_profile_invalid', `The encrypted profile is refused: ${error.message}.`);
-          throw error;
-        }
-      }
-      const approval = { tokenHash: sha256(token), consented: fields, encryptedProfile: proof.profile ?? null, tokenSeconds: this.#options.tokenSeconds };
-      const { userId, deviceId } = await this.#store.approve(login, approval);
-      const app = await this.deps.apps.get(login.app_id);
-      const approvedAt = new Date().toISOString();
-      // The cached app says whether it takes events: without a callback URL, the outbox statement would write nothing.
-      if (app.callback_url !== null) {
-        const event = { login_id: loginId, identity_id: login.identity_id, user_id: userId, approved_at: approvedAt };
+    const approval = { tokenHash: sha256(token), consented: fields, encryptedProfile: proof.profile ?? null, tokenSeconds: this.#options.tokenSeconds };
+    const app = await this.deps.apps.get(login.app_id);
+    const approvedAt = new Date().toISOString();
+    const approve = async () => {
+      const linked = await this.#store.approve(login, approval);
+      if (linked && app.callback_url !== null) {
+        const event = { login_id: loginId, identity_id: login.identity_id, user_id: linked.userId, approved_at: approvedAt };
         await this.deps.outbox.enqueue(login.app_id, 'qr_login.approved', event);
       }
-      const message: QrLoginServerMessage = { type: 'approved', login_token: token };
-      if (proof.profile !== undefined) message.encrypted_profile = proof.profile;
+      return linked;
+    };
+    // The cached app says whether it takes events: without a callback URL, the approval is one autocommit statement.
+    const linked = app.callback_url === null ? await approve() : await this.deps.db.transaction(approve);
+    if (!linked) throw answerRefusal(await this.#store.find(loginId));
+    const message: QrLoginServerMessage = { type: 'approved', login_token: token };
+    if (proof.profile !== undefined) message.encrypted_profile = proof.profile;
+    this.hub.publish({ ...message, login_id: loginId });
+    if (linked.deviceId) {
       const notification = { kind: 'login', app_id: app.app_id, app_name: displayNameOf(app), at: approvedAt, ip: login.browser_ip, user_agent: login.browser_user_agent };
-      return { status: 'approved' as const, message, deviceId, notification };
-    });
-    this.hub.publish({ ...outcome.message, login_id: loginId });
-    if ('deviceId' in outcome && outcome.deviceId) {
-      this.deps.bus.publish(`device:${outcome.deviceId}`, { type: 'notification', notification: outcome.notification }).catch(this.deps.onError);
+      this.deps.bus.publish(`device:${linked.deviceId}`, { type: 'notification', notification }).catch(this.deps.onError);
     }
-    return { status: outcome.status };
+    return { status: 'approved' };
   }
 
   /** Uses a login token up (once, by its app, in time): the pairwise id, the linked user, the consented profile. */
@@ -247,6 +249,13 @@ export class QrLoginService {
     if (!app.active) throw new ApiError('app_inactive');
     return app;
   }
+}
+
+/** Why a login, read after an answer was refused or before it, cannot be answered. */
+function answerRefusal(login: { status: QrLoginStatus; expired: boolean } | null): ApiError {
+  if (!login) return new ApiError('qr_login_not_found');
+  if (login.status === 'expired' || (login.status === 'claimed' && login.expired)) return new ApiError('qr_login_expired');
+  return new ApiError('qr_login_not_pending', undefined, { details: { status: login.status } });
 }
 
 function displayNameOf(app: App): string {

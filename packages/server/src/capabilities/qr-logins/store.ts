@@ -58,38 +58,39 @@ export class QrLoginStore {
     return row?.expires_at ?? null;
   }
 
-  /** The login under its row lock, with whether it has expired by the database's clock. */
-  async lock(id: string): Promise<(QrLoginRecord & { expired: boolean }) | null> {
-    const [row] = await this.db.query<QrLoginRecord & { expired: boolean }>(
-      'SELECT *, expires_at <= now() AS expired FROM qr_logins WHERE id = $1 FOR UPDATE',
-      [id],
-    );
+  /** The login, with whether it has expired by the database's clock. */
+  async find(id: string): Promise<(QrLoginRecord & { expired: boolean }) | null> {
+    const [row] = await this.db.query<QrLoginRecord & { expired: boolean }>('SELECT *, expires_at <= now() AS expired FROM qr_logins WHERE id = $1', [id]);
     return row ?? null;
   }
 
-  async deny(id: string): Promise<void> {
-    await this.db.query(
-      `UPDATE qr_logins SET status = 'denied', answered_at = now(), private_key_enc = NULL WHERE id = $1`,
+  /** Denies a login still claimed and in time (deleting its key); false when it was not. */
+  async deny(id: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE qr_logins SET status = 'denied', answered_at = now(), private_key_enc = NULL
+       WHERE id = $1 AND status = 'claimed' AND expires_at > now() RETURNING 1`,
       [id],
     );
+    return rows.length > 0;
   }
 
   /**
-   * Approves a claimed login (its token, hashed, valid for `tokenSeconds` from now; the consented fields and their
-   * JWE) and, in the same statement, answers the user its identity is linked to and the newest device it registered
-   * (the one to notify), both null for none.
+   * Approves a login still claimed and in time (its token, hashed, valid for `tokenSeconds` from now; the consented
+   * fields and their JWE) and, in the same statement, answers the user its identity is linked to and the newest device
+   * it registered (the one to notify), both null for none; null when the login was no longer claimed or in time.
    */
   async approve(
     login: Pick<QrLoginRecord, 'id' | 'app_id' | 'identity_id' | 'identity_thumbprint'>,
     approval: { tokenHash: Buffer; consented: ProfileField[]; encryptedProfile: string | null; tokenSeconds: number },
-  ): Promise<{ userId: string | null; deviceId: string | null }> {
-    const [row] = await this.db.query<{ user_id: string | null; device_id: string | null }>(
+  ): Promise<{ userId: string | null; deviceId: string | null } | null> {
+    const [row] = await this.db.query<{ approved: boolean; user_id: string | null; device_id: string | null }>(
       `WITH approved AS (
          UPDATE qr_logins SET status = 'approved', answered_at = now(), token_hash = $2, consented_fields = $3,
            encrypted_profile = $4, expires_at = now() + $5 * interval '1 millisecond'
-         WHERE id = $1
+         WHERE id = $1 AND status = 'claimed' AND expires_at > now()
+         RETURNING 1
        )
-       SELECT (${linkedUserQuery('$6', '$7', '$8')}) AS user_id,
+       SELECT EXISTS (SELECT 1 FROM approved) AS approved, (${linkedUserQuery('$6', '$7', '$8')}) AS user_id,
          (SELECT id FROM devices WHERE app_id = $6 AND identity_thumbprint = $8 ORDER BY created_at DESC LIMIT 1) AS device_id`,
       [
         login.id,
@@ -102,7 +103,8 @@ export class QrLoginStore {
         login.identity_thumbprint,
       ],
     );
-    return { userId: row?.user_id ?? null, deviceId: row?.device_id ?? null };
+    if (!row?.approved) return null;
+    return { userId: row.user_id, deviceId: row.device_id };
   }
 
   /**
