@@ -13,7 +13,7 @@ export interface IssuedQr {
 }
 
 export interface HubOptions {
-  /** A waiting browser's QR code is replaced between 1 and 2 times this long before its expiry. */
+  /** A waiting browser's QR code is replaced between 1 and 2 times this long before its expiry (its first code earlier). */
   rotateLeadMs: number;
   /** A browser socket ends (`expired`) after this long even if nobody scans. */
   sessionMs: number;
@@ -243,11 +243,10 @@ export class QrSocketHub {
           session.drawing = false;
           const qr = issued[index] as IssuedQr;
           if (session.ws.readyState !== session.ws.OPEN || session.answerUntilMs !== 0) return;
+          const first = session.loginId === '';
           if (this.#sessions.get(session.loginId) === session) this.#sessions.delete(session.loginId);
           session.loginId = qr.loginId;
-          // At a random point of the lead window (1–2 leads before the expiry): browsers that connected together
-          // (after a restart, say) spread their rotations out instead of needing new codes all in the same second.
-          session.rotateAtMs = qr.expiresAtMs - this.options.rotateLeadMs * (1 + Math.random());
+          session.rotateAtMs = this.#rotationTime(qr.expiresAtMs, first);
           this.#sessions.set(qr.loginId, session);
           session.ws.send(qr.message(urls[index] as string));
         }),
@@ -260,6 +259,19 @@ export class QrSocketHub {
         if (!this.#stopped) this.onError(error); // stopping closes the renderer: its refusals are expected
       },
     );
+  }
+
+  /**
+   * When a code is replaced: 1–2 leads before it expires, at random. Browsers that connect together (thousands, after a
+   * restart or in a benchmark) would still need their new codes within the same few seconds, every time: so a first
+   * code is replaced at a random point between a third of its life and one lead before it expires, which spreads them
+   * over most of a lifetime once and for all.
+   */
+  #rotationTime(expiresAtMs: number, first: boolean): number {
+    const lead = this.options.rotateLeadMs;
+    if (!first) return expiresAtMs - lead * (1 + Math.random());
+    const now = Date.now();
+    return now + Math.max(0, expiresAtMs - lead - now) * (1 / 3 + (2 / 3) * Math.random());
   }
 
   get #sweepsPerPing(): number {
