@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { importJWK, type CryptoKey } from 'jose';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import type { DeviceAlgorithm, DevicePublicJwk } from '@tessera/contracts';
 
 /** A device public key that was checked: only the public members, its algorithm, its RFC 7638 thumbprint, and the key imported. */
@@ -8,7 +7,7 @@ export interface DeviceKey {
   alg: DeviceAlgorithm;
   thumbprint: string;
   /** For verifying its signatures without importing it again. */
-  cryptoKey: CryptoKey;
+  keyObject: KeyObject;
 }
 
 /** A key that is not a P-256 or Ed25519 public JWK; `field` names the member at fault (`public_key.crv`). */
@@ -38,7 +37,7 @@ export function algorithmOf(jwk: DevicePublicJwk): DeviceAlgorithm {
  * (the private key must never leave the device), other key types and curves, coordinates that are
  * not exactly 32 bytes of unpadded base64url, and points that are not on the curve.
  */
-export async function parseDevicePublicKey(input: unknown, field = 'public_key'): Promise<DeviceKey> {
+export function parseDevicePublicKey(input: unknown, field = 'public_key'): DeviceKey {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new DeviceKeyError(field, 'must be a JWK object');
   }
@@ -70,14 +69,15 @@ export async function parseDevicePublicKey(input: unknown, field = 'public_key')
   }
   const use = member('use');
   if (use !== undefined && use !== 'sig') throw new DeviceKeyError(`${field}.use`, 'must be "sig", or left out');
-  let cryptoKey: CryptoKey;
+  let keyObject: KeyObject;
   try {
-    // WebCrypto refuses a point that is not on the curve.
-    cryptoKey = (await importJWK(jwk, alg)) as CryptoKey;
+    // OpenSSL refuses a point that is not on the curve. node:crypto rather than WebCrypto (jose's importJWK): the same
+    // check without a round trip to the thread pool, which a QR login's answer would wait for.
+    keyObject = createPublicKey({ key: jwk, format: 'jwk' });
   } catch {
     throw new DeviceKeyError(field, `is not a valid ${jwk.crv} public key`);
   }
-  return { jwk, alg, thumbprint: jwkThumbprint(jwk), cryptoKey };
+  return { jwk, alg, thumbprint: jwkThumbprint(jwk), keyObject };
 }
 
 /**

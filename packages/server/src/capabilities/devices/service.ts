@@ -86,12 +86,15 @@ export class DeviceService {
    * recorded: any refusal rolls all of it back, the token included.
    */
   async register(input: RegisterDeviceInput): Promise<Device> {
-    const keyOf = (jwk: unknown, field: string) =>
-      parseDevicePublicKey(jwk, field).catch((error: unknown) => {
+    const keyOf = (jwk: unknown, field: string) => {
+      try {
+        return parseDevicePublicKey(jwk, field);
+      } catch (error) {
         throw error instanceof DeviceKeyError ? ApiError.invalid(error.field, error.reason) : error;
-      });
-    const key = await keyOf(input.public_key, 'public_key');
-    const identity = input.identity_key === undefined ? null : await keyOf(input.identity_key, 'identity_key');
+      }
+    };
+    const key = keyOf(input.public_key, 'public_key');
+    const identity = input.identity_key === undefined ? null : keyOf(input.identity_key, 'identity_key');
     const deviceId = newId('dev');
     const factorId = newId('fac');
     const name = input.name ?? null;

@@ -1,6 +1,8 @@
-import { compactDecrypt, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
+import { exportJWK, generateKeyPair } from 'jose';
 import { profileFields, type DevicePublicJwk, type Profile, type ProfileField } from '@tessera/contracts';
 import type { Keyring } from '../../platform/keyring.ts';
+import { openEcdhEsJwe } from './jwe-ecdh-es.ts';
 
 /**
  * The key a QR login's profile is encrypted to: a P-256 key pair made for that one login. The public
@@ -32,18 +34,11 @@ export async function newLoginKey(keyring: Keyring, loginId: string): Promise<Lo
  * Opens the profile JWE with the login's sealed key and checks that it holds exactly the `consented`
  * fields, each a string of sensible length; a ProfileError says what is wrong.
  */
-export async function decryptProfile(
-  keyring: Keyring,
-  loginId: string,
-  sealedPrivateKey: string,
-  jwe: string,
-  consented: readonly ProfileField[],
-): Promise<Profile> {
-  const jwk = JSON.parse(keyring.decryptString(sealedPrivateKey, loginKeyContext(loginId))) as JWK;
-  let plaintext: Uint8Array;
+export function decryptProfile(keyring: Keyring, loginId: string, sealedPrivateKey: string, jwe: string, consented: readonly ProfileField[]): Profile {
+  const jwk = JSON.parse(keyring.decryptString(sealedPrivateKey, loginKeyContext(loginId))) as JsonWebKey;
+  let plaintext: Buffer;
   try {
-    const key = await importJWK(jwk, 'ECDH-ES');
-    ({ plaintext } = await compactDecrypt(jwe, key, { keyManagementAlgorithms: ['ECDH-ES'], contentEncryptionAlgorithms: ['A256GCM'] }));
+    plaintext = openEcdhEsJwe(jwe, createPrivateKey({ key: jwk, format: 'jwk' }));
   } catch {
     throw new ProfileError('profile must be a compact JWE (ECDH-ES, A256GCM) to this login’s encryption_key');
   }

@@ -137,7 +137,7 @@ export class QrLoginService {
    */
   async answer(loginId: string, proofJws: unknown): Promise<{ status: 'approved' | 'denied' }> {
     if (!isId('qrl', loginId)) throw new ApiError('qr_login_not_found');
-    const [verified, login] = await Promise.all([this.#verifyProof(proofJws, loginId, null, ['approve', 'deny']), this.#store.find(loginId)]);
+    const [login, verified] = await Promise.all([this.#store.find(loginId), this.#verifyProof(proofJws, loginId, null, ['approve', 'deny'])]);
     const { proof } = verified;
     if (!login || login.status !== 'claimed' || login.expired) throw answerRefusal(login);
     if (login.identity_thumbprint !== verified.thumbprint) throw new ApiError('qr_login_wrong_identity');
@@ -152,7 +152,7 @@ export class QrLoginService {
     if (notRequested) throw ApiError.invalid('proof.fields', `${notRequested} was not requested by this app`);
     if (proof.profile !== undefined) {
       try {
-        await decryptProfile(this.deps.keyring, loginId, login.private_key_enc as string, proof.profile, fields);
+        decryptProfile(this.deps.keyring, loginId, login.private_key_enc as string, proof.profile, fields);
       } catch (error) {
         if (error instanceof ProfileError) throw new ApiError('qr_login_profile_invalid', `The encrypted profile is refused: ${error.message}.`);
         throw error;
@@ -191,7 +191,7 @@ export class QrLoginService {
     const consented = (redeemed.consented_fields ?? []).filter((field) => app.profile_scopes.includes(field));
     const profile =
       redeemed.encrypted_profile && redeemed.private_key_enc
-        ? await decryptProfile(this.deps.keyring, redeemed.id, redeemed.private_key_enc, redeemed.encrypted_profile, redeemed.consented_fields ?? [])
+        ? decryptProfile(this.deps.keyring, redeemed.id, redeemed.private_key_enc, redeemed.encrypted_profile, redeemed.consented_fields ?? [])
         : {};
     // Scopes the app narrowed since the approval are left out.
     for (const field of profileFields) if (!consented.includes(field)) delete profile[field];
@@ -228,7 +228,7 @@ export class QrLoginService {
   async #verifyProof(jws: unknown, loginId: string, nonce: string | null, actions: string[]): Promise<VerifiedLoginProof> {
     let verified: VerifiedLoginProof;
     try {
-      verified = await verifyLoginProof(jws, { nowMs: Date.now(), maxSkewMs: this.#options.proofSkewMs });
+      verified = verifyLoginProof(jws, { nowMs: Date.now(), maxSkewMs: this.#options.proofSkewMs });
     } catch (error) {
       if (error instanceof LoginProofError) throw new ApiError(error.code, error.message);
       throw error;
