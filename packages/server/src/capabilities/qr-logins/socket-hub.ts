@@ -56,8 +56,8 @@ const sweepIntervalMs = 1_000;
  * slices, the QR login bench's p99 was 44–51 ms; with 1 ms, 27–39 ms.
  */
 const sweepSliceMs = 1;
-/** QR codes drawn per message to the renderer: the codes of a batch are then sent in one go, about a millisecond. */
-const drawBatch = 32;
+/** QR codes drawn per message to the renderer: the codes of a batch are then sent in one go, well under a millisecond. */
+const drawBatch = 8;
 
 /**
  * The browser sockets of QR login on this instance. A socket is found by the login id of the QR code it
