@@ -195,7 +195,7 @@ function socketBudget(): number {
 }
 
 const findings = [
-  '**What shapes the tail** (2026-12-03). Codes are drawn on a worker thread in batches of 32; the sweep runs in 1 ms',
+  '**What shapes the tail** (2026-12-03). Codes are drawn on a worker thread; the sweep runs in 1 ms',
   'slices; each socket is pinged in its own second of the interval. Three findings of the evening\'s runs (p99 was',
   '16–47 ms before them): (1) this bench\'s timed logins waited, until then, for the first socket\'s first rotation',
   'before starting, so they all fell in the rotation burst of the sockets opened together; they now start evenly over',
@@ -207,8 +207,8 @@ const findings = [
   'with the main thread busy with rotations each one could wait milliseconds: the proof and the JWE are now checked',
   'with node:crypto\'s synchronous calls (≈ 0.6 ms of CPU in all), and the login is read while the proof is checked',
   'and approved by one conditional statement (2 round trips, was 4). Drawn codes now come back in batches of 8 (were',
-  '32), so that their sends hold the event loop less long. **Not reliably met**: over the six runs since (PGlite and',
-  'PostgreSQL each), p99 was 9.9–25.6 ms, median 16.2, under 20 ms in 7 of 12; p50 4–7 ms. A run over 20 ms has 3 or',
+  '32), so that their sends hold the event loop less long. **Not reliably met**: over the seven runs since (PGlite and',
+  'PostgreSQL each), p99 was 9.9–25.6 ms, median 18.2, under 20 ms in 7 of 14; p50 4–7 ms. A run over 20 ms has 3 or',
   '4 of its 300 logins at 20–26 ms, spread over the minute: the server\'s main thread waits for a core (2 cores, shared',
   'with the drawing thread, PostgreSQL and this load client) at some of its ≈ 1,000 wake-ups a second.',
 ].join(' ');
