@@ -11,18 +11,33 @@ export interface NonceStore {
 
 export class InMemoryNonceStore implements NonceStore {
   readonly #expiries = new Map<string, number>();
+  /**
+   * Expired values are forgotten when the map holds this many, which then becomes twice what is left (at least
+   * `minSweepSize`): a sweep visits every entry, so sweeping at a fixed size would cost every claim the whole map
+   * once more live values than that are held.
+   */
+  #sweepAtSize: number;
+
+  constructor(private readonly minSweepSize = 100_000) {
+    this.#sweepAtSize = minSweepSize;
+  }
+
+  get size(): number {
+    return this.#expiries.size;
+  }
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
     const expiresAt = this.#expiries.get(key);
     if (expiresAt !== undefined && expiresAt > now) return false;
-    if (this.#expiries.size > 100_000) this.#sweep(now);
+    if (this.#expiries.size >= this.#sweepAtSize) this.#sweep(now);
     this.#expiries.set(key, now + Math.max(1, ttlMs));
     return true;
   }
 
   #sweep(now: number): void {
     for (const [key, expiresAt] of this.#expiries) if (expiresAt <= now) this.#expiries.delete(key);
+    this.#sweepAtSize = Math.max(this.minSweepSize, 2 * this.#expiries.size);
   }
 }
 
