@@ -146,9 +146,10 @@ const analysis = [
     '(≈ 30 µs per user on an idle server). PGlite plans the whole statement on every call, in WASM, in the server ' +
     'process: 3–10 ms of server CPU per track.',
   '',
-  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 11.0 % in the table above (2026-12-03 15:19, a quiet ' +
-    'machine, load average < 1, on a VM whose bare route ran at 31,000–42,000 req/s, 2–3 × the figure of ' +
-    '/work/shared/MEASURED.md; Tessera at 3,454 tracks/s, p99 27 ms, 142 µs of its CPU and 84 µs of PostgreSQL\'s per ' +
+  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 13.2 % in the table above (2026-12-03 19:47, an AMD ' +
+    'EPYC VM, bare route 19,000–21,000 req/s: 2,784 tracks/s, p99 26 ms, 202 µs of Tessera\'s CPU per track); 11.0 % ' +
+    'that afternoon on an Intel Xeon VM whose bare route ran at 31,000–42,000 req/s, 2–3 × the figure of ' +
+    '/work/shared/MEASURED.md (3,454 tracks/s, p99 27 ms, 142 µs of Tessera\'s CPU and 84 µs of PostgreSQL\'s per ' +
     'track), 9–17 % in runs earlier that day on a loaded machine (1,404 tracks/s at best). At ≈ 0.3 ms of CPU per track ' +
     'in all (Tessera, PostgreSQL and the load client) on 2 cores the ceiling is ≈ 6,500 tracks/s, ≈ 18 % of a 36,000 ' +
     'req/s bare route; 30 % needs ≈ 0.18 ms per track in all. What would cut it: larger batches (a short gathering delay under load, at the cost of latency); no ' +
