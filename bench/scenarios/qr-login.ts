@@ -197,7 +197,7 @@ function socketBudget(): number {
 const findings = [
   '**What shapes the tail** (2026-12-03). Codes are drawn on a worker thread; the sweep runs in 1 ms',
   'slices; each socket is pinged in its own second of the interval. Three findings of the evening\'s runs (p99 was',
-  '16–47 ms before them): (1) this bench\'s timed logins waited, until then, for the first socket\'s first rotation',
+  '30–39 ms at the start, 16–47 ms with the first two alone): (1) this bench\'s timed logins waited, until then, for the first socket\'s first rotation',
   'before starting, so they all fell in the rotation burst of the sockets opened together; they now start evenly over',
   'a QR code\'s life, and idle sockets keep only their newest code (they kept every code: the load client\'s collector',
   'pauses added to the times). (2) The server spreads a first code\'s rotation over most of its life, so browsers that',
