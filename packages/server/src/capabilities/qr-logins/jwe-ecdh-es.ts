@@ -1,5 +1,8 @@
 import { createDecipheriv, createHash, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 
+/** Base64url without padding: never 1 character more than a multiple of 4 (Buffer would drop that character). */
+const base64url = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
+
 /**
  * Opens a compact JWE (RFC 7516 §7.1) made with ECDH-ES key agreement on P-256 (RFC 7518 §4.6, direct: no encrypted
  * key) and A256GCM (§5.3): the one kind an authenticator sends a QR login's profile as. It uses node:crypto's
@@ -7,9 +10,6 @@ import { createDecipheriv, createHash, createPublicKey, diffieHellman, type KeyO
  * of a QR login waited for. Tested with JWEs made by jose and RFC 7518 appendix C's key agreement.
  * Throws on anything else, and when the JWE does not open (a wrong key, an altered part).
  */
-/** Base64url without padding: never 1 character more than a multiple of 4 (Buffer would drop that character). */
-const base64url = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
-
 export function openEcdhEsJwe(jwe: string, privateKey: KeyObject): Buffer {
   const parts = jwe.split('.');
   if (parts.length !== 5 || !parts.every((part) => base64url.test(part))) throw new Error('not a compact JWE');
