@@ -20,3 +20,12 @@ export function signedObject(
   if (unknown !== undefined) throw refuse(`"${unknown}" is not a member of ${what}`);
   return fields;
 }
+
+/** Base64url without padding: never 1 character more than a multiple of 4 (Buffer would drop that character). */
+const base64url = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
+
+/** The `count` parts of a JOSE compact serialization (JWS: 3, JWE: 5), still encoded; null unless each is base64url. */
+export function compactParts(text: string, count: number): string[] | null {
+  const parts = text.split('.');
+  return parts.length === count && parts.every((part) => base64url.test(part)) ? parts : null;
+}

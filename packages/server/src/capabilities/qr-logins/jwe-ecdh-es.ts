@@ -1,7 +1,5 @@
 import { createDecipheriv, createHash, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
-
-/** Base64url without padding: never 1 character more than a multiple of 4 (Buffer would drop that character). */
-const base64url = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
+import { compactParts } from '../../platform/signed-payload.ts';
 
 /**
  * Opens a compact JWE (RFC 7516 §7.1) made with ECDH-ES key agreement on P-256 (RFC 7518 §4.6, direct: no encrypted
@@ -11,9 +9,9 @@ const base64url = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
  * Throws on anything else, and when the JWE does not open (a wrong key, an altered part).
  */
 export function openEcdhEsJwe(jwe: string, privateKey: KeyObject): Buffer {
-  const parts = jwe.split('.');
-  if (parts.length !== 5 || !parts.every((part) => base64url.test(part))) throw new Error('not a compact JWE');
-  const [encodedHeader, encryptedKey, iv, ciphertext, tag] = parts.map((part) => Buffer.from(part, 'base64url')) as Buffer[] as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  const parts = compactParts(jwe, 5);
+  if (!parts) throw new Error('not a compact JWE');
+  const [encodedHeader, encryptedKey, iv, ciphertext, tag] = parts.map((part) => Buffer.from(part, 'base64url')) as [Buffer, Buffer, Buffer, Buffer, Buffer];
   const header = JSON.parse(encodedHeader.toString('utf8')) as Record<string, unknown>;
   if (header.alg !== 'ECDH-ES' || header.enc !== 'A256GCM') throw new Error('alg must be ECDH-ES and enc A256GCM');
   if (header.zip !== undefined || header.crit !== undefined) throw new Error('zip and crit are not supported');

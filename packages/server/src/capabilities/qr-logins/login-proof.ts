@@ -2,7 +2,7 @@ import { verify } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import { profileFields, qrLoginProofType, type ProfileField, type QrLoginAction, type QrLoginProof } from '@tessera/contracts';
 import { algorithmOf, DeviceKeyError, parseDevicePublicKey, type DeviceKey } from '../devices/device-key.ts';
-import { signedObject } from '../../platform/signed-payload.ts';
+import { compactParts, signedObject } from '../../platform/signed-payload.ts';
 
 /**
  * How an authenticator claims and answers a QR login: a JWS in compact form (RFC 7515 §7.1) signed by
@@ -45,8 +45,6 @@ export interface VerifiedLoginProof {
 const members = new Set(['login_id', 'nonce', 'action', 'fields', 'profile', 'signed_at', 'jti']);
 const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const maxProofLength = 64 * 1024;
-/** Base64url without padding: never 1 character more than a multiple of 4 (Buffer would drop that character). */
-const base64url = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
 
 export function verifyLoginProof(jws: unknown, expected: { nowMs: number; maxSkewMs: number }): VerifiedLoginProof {
   if (typeof jws !== 'string' || jws.length > maxProofLength) throw malformed('it must be a JWS in compact form');
@@ -66,8 +64,8 @@ export function verifyLoginProof(jws: unknown, expected: { nowMs: number; maxSke
   }
   if (header.crit !== undefined || header.b64 !== undefined) throw malformed('its header must have neither crit nor b64');
   if (header.alg !== algorithmOf(key.jwk)) throw new LoginProofError('qr_login_signature_invalid', 'The proof is not signed by the key in its header.');
-  const parts = jws.split('.');
-  if (parts.length !== 3 || !parts.every((part) => base64url.test(part))) throw malformed('it must be a JWS in compact form');
+  const parts = compactParts(jws, 3);
+  if (!parts) throw malformed('it must be a JWS in compact form');
   const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
   if (!signatureValid(key, `${encodedHeader}.${encodedPayload}`, Buffer.from(encodedSignature, 'base64url'))) {
     throw new LoginProofError('qr_login_signature_invalid', 'The proof is not signed by the key in its header.');

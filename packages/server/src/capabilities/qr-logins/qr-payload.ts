@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { pooledRandomBytes } from '../../platform/random-pool.ts';
 import { qrLoginUriPrefix } from '@tessera/contracts';
 import { idTimeMs, isId } from '../../platform/ids.ts';
+import { pooledRandomBytes } from '../../platform/random-pool.ts';
 
 /**
  * The login QR code's payload, signed by the server so that a waiting browser needs no database row:
