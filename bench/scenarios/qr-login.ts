@@ -224,10 +224,11 @@ export const qrLogin: Scenario = {
     'A waiting socket costs no database row and no timer of its own: one `Session` object, one map entry, the socket. ' +
     `Then, with all of them still open, logins one after the other on some of them, started evenly over ${loginSpanMs / 1000} s (the life of a QR code, so that the logins meet the rotations of all the sockets' codes): claim (not timed), then the answer ` +
     '(approve with an encrypted email) is sent and the clock runs until that browser socket receives `approved` with its token ' +
-    '(**answer → token**); the answer\'s own HTTP round trip is shown too. Work per answer: verify the ES256 proof (2 WebCrypto ' +
-    'calls) while the login is read (1 statement), remember the proof\'s jti, open the sealed login key and decrypt the JWE to check it, ' +
+    '(**answer → token**); the answer\'s own HTTP round trip is shown too. Work per answer: verify the ES256 proof (node:crypto, ' +
+    'synchronous), take the login as this instance recorded its claim (no read; on another instance, 1 statement while the proof is checked), ' +
+    'remember the proof\'s jti, open the sealed login key and decrypt the JWE to check it, ' +
     'then one autocommit statement that approves the login if it is still claimed and in time and looks up the linked user and the ' +
-    'device to notify (in a transaction with the outbox `INSERT` for an app with a callback URL, none here): 2 round trips, 1 commit; ' +
+    'device to notify (in a transaction with the outbox `INSERT` for an app with a callback URL, none here): 1 round trip, 1 commit; ' +
     'then one bus publish that the socket\'s instance turns into the message. ' +
     'Client (the `ws` package) and server on one machine; the client limits its sockets to `ulimit -n` − 500.',
   async run(context) {

@@ -1,5 +1,6 @@
 import type { Challenge, ChallengeStatus, DenyReason, FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
+import { RecentWrites } from '../../platform/recent-writes.ts';
 import type { TotpKey } from '../factors/store.ts';
 import type { OutboxEvent } from '../webhooks/outbox.ts';
 import { maxAttemptsPerChallenge } from './limits.ts';
@@ -48,28 +49,6 @@ export interface CodeCheckState {
   factor: TotpKey | null;
 }
 
-/**
- * The TOTP challenges this instance made lately, with their factor's key (the sealed secret, as stored), so that
- * the verify that usually follows reads nothing first. A hint only: the verify statement checks every condition
- * again in the database, and a verify sent to another instance reads the row.
- */
-class RecentChallenges {
-  static readonly maxEntries = 10_000;
-  readonly #entries = new Map<string, CodeCheckState>();
-
-  add(state: CodeCheckState): void {
-    if (this.#entries.size >= RecentChallenges.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
-    this.#entries.set(state.challenge.id, state);
-  }
-
-  /** The entry, removed: after one code check it may be out of date. */
-  take(id: string): CodeCheckState | undefined {
-    const state = this.#entries.get(id);
-    this.#entries.delete(id);
-    return state;
-  }
-}
-
 export function toChallenge(row: ChallengeRecord): Challenge {
   return {
     challenge_id: row.id,
@@ -94,7 +73,8 @@ export function toChallenge(row: ChallengeRecord): Challenge {
 }
 
 export class ChallengeStore {
-  readonly #recent = new RecentChallenges();
+  /** The TOTP challenges this instance made lately, with their factor's key (the sealed secret, as stored). */
+  readonly #recent = new RecentWrites<CodeCheckState>();
 
   constructor(private readonly db: Database) {}
 
@@ -165,7 +145,7 @@ export class ChallengeStore {
     };
     if (row.factor_type === 'totp') {
       const { secret_enc, algorithm, digits, period } = row;
-      this.#recent.add({ challenge: created, factor: { id: row.factor_id as string, secret_enc, algorithm, digits, period } });
+      this.#recent.add(created.id, { challenge: created, factor: { id: row.factor_id as string, secret_enc, algorithm, digits, period } });
     }
     return created;
   }

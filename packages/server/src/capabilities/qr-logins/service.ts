@@ -130,14 +130,15 @@ export class QrLoginService {
   }
 
   /**
-   * The claimer's approve or deny. The login is read while the proof is checked; the answer is then one conditional
+   * The claimer's approve or deny. The login is read while the proof is checked (unless this instance recorded its
+   * claim: QrLoginStore.findClaimed); the answer is then one conditional
    * statement (it applies only to a login still claimed and in time, so concurrent answers and the expiry sweep need
    * no lock), in one transaction with the event when the app takes events. The browser and the device hear of it
    * after the commit.
    */
   async answer(loginId: string, proofJws: unknown): Promise<{ status: 'approved' | 'denied' }> {
     if (!isId('qrl', loginId)) throw new ApiError('qr_login_not_found');
-    const [login, verified] = await Promise.all([this.#store.find(loginId), this.#verifyProof(proofJws, loginId, null, ['approve', 'deny'])]);
+    const [login, verified] = await Promise.all([this.#store.findClaimed(loginId), this.#verifyProof(proofJws, loginId, null, ['approve', 'deny'])]);
     const { proof } = verified;
     if (!login || login.status !== 'claimed' || login.expired) throw answerRefusal(login);
     if (login.identity_thumbprint !== verified.thumbprint) throw new ApiError('qr_login_wrong_identity');

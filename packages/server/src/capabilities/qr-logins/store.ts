@@ -1,5 +1,6 @@
 import type { ProfileField, QrLoginBrowser } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
+import { RecentWrites } from '../../platform/recent-writes.ts';
 
 export type QrLoginStatus = 'claimed' | 'approved' | 'denied' | 'verified' | 'expired';
 
@@ -23,9 +24,12 @@ export interface QrLoginRecord {
 export type TokenRefusal = 'invalid' | 'used' | 'expired';
 
 export class QrLoginStore {
+  /** The logins this instance recorded claims of lately, for the answer that follows (`findClaimed`). */
+  readonly #recentClaims = new RecentWrites<QrLoginRecord>();
+
   constructor(private readonly db: Database) {}
 
-  /** Records the claim; false when the login was already claimed (by anyone). */
+  /** Records the claim; null when the login was already claimed (by anyone), else until when it may be answered. */
   async insertClaim(claim: {
     id: string;
     nonce: string;
@@ -55,7 +59,33 @@ export class QrLoginStore {
         claim.answerSeconds * 1000,
       ],
     );
-    return row?.expires_at ?? null;
+    if (!row) return null;
+    this.#recentClaims.add(claim.id, {
+      id: claim.id,
+      nonce: claim.nonce,
+      app_id: claim.appId,
+      status: 'claimed',
+      identity_thumbprint: claim.thumbprint,
+      identity_id: claim.identityId,
+      requested_fields: claim.requestedFields,
+      consented_fields: null,
+      private_key_enc: claim.sealedPrivateKey,
+      encrypted_profile: null,
+      browser_ip: claim.browser.ip,
+      browser_user_agent: claim.browser.user_agent,
+      expires_at: row.expires_at,
+    });
+    return row.expires_at;
+  }
+
+  /**
+   * The login for its answer: as this instance recorded its claim, when it did (what the claim wrote does not change
+   * while the login is claimed, and `deny`/`approve` check the status and the expiry again), else as read.
+   */
+  async findClaimed(id: string): Promise<(QrLoginRecord & { expired: boolean }) | null> {
+    const claimed = this.#recentClaims.take(id);
+    if (claimed) return { ...claimed, expired: claimed.expires_at.getTime() <= Date.now() };
+    return this.find(id);
   }
 
   /** The login, with whether it has expired by the database's clock. */

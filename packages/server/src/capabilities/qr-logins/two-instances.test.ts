@@ -49,4 +49,15 @@ describe.skipIf(!shared)('QR login across two instances (PostgreSQL and Redis)',
     expect((await qrAuthenticator(first.url, await newIdentity()).claim(payload)).status).toBe(200);
     expectError(await qrAuthenticator(second.url, await newIdentity()).claim(payload), 409, 'qr_login_already_claimed');
   });
+
+  it('takes the answer on an instance that did not record the claim, and refuses a second one', async () => {
+    const browser = await BrowserSocket.open(first.url, appId);
+    const payload = await browser.qrPayload();
+    const identity = await newIdentity();
+    const claim = await qrAuthenticator(first.url, identity).claim(payload);
+    const onSecond = qrAuthenticator(second.url, identity);
+    expect((await onSecond.approve(claim.body, payload, { email: 'both@example.test' })).body).toEqual({ status: 'approved' });
+    await browser.next('approved');
+    expectError(await qrAuthenticator(first.url, identity).approve(claim.body, payload, {}), 409, 'qr_login_not_pending');
+  });
 });
