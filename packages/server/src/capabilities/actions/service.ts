@@ -1,4 +1,5 @@
 import type { ActionRecord, ActionState, App, TrackActionInput, TrackedAction, ValidateActionInput, ValidatedAction } from '@tessera/contracts';
+import { Batcher } from '../../platform/batcher.ts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { newId } from '../../platform/ids.ts';
@@ -7,7 +8,6 @@ import type { AppService } from '../apps/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { ActionStore, toActionRecord, type ActionRow, type NewAction } from './action-store.ts';
 import type { ActionTokens } from './action-token.ts';
-import { Batcher } from './batcher.ts';
 import type { UserHistory } from './rules-engine.ts';
 import type { RulesService } from './rules-service.ts';
 import { runTrackStatement, type HistoryQuery } from './track-store.ts';

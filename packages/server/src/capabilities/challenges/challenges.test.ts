@@ -121,6 +121,23 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     expect(replies.filter((reply) => reply.status === 422 || reply.status === 429)).toHaveLength(19);
   });
 
+  it('verifies the rounds of many users sent at once, each with its event, and clears their earlier wrong codes', async () => {
+    const users = await Promise.all(Array.from({ length: 12 }, () => totpUser(api)));
+    for (const user of users.slice(0, 6)) expect((await verify(await newChallenge(api, user.userId), '000000')).status).toBe(422);
+    await awayFromStepBoundary();
+    const ids = await Promise.all(users.map((user) => newChallenge(api, user.userId)));
+    const codes = await Promise.all(users.map((user) => user.code()));
+    const replies = await Promise.all(ids.map((id, index) => verify(id, codes[index] as string)));
+    expect(replies.map((reply) => reply.body.status)).toEqual(users.map(() => 'verified'));
+    const userIds = users.map((user) => user.userId);
+    const failed = await server.db.query<{ failed_codes: number }>('SELECT failed_codes FROM users WHERE user_id = ANY ($1)', [userIds]);
+    expect(failed.map((row) => row.failed_codes)).toEqual(users.map(() => 0));
+    await eventually(() => {
+      const verified = receiver.received.map((request) => JSON.parse(request.body)).filter((event) => event.type === 'challenge.verified');
+      return ids.every((id) => verified.filter((event) => event.data.challenge_id === id).length === 1) ? true : undefined;
+    }, 15_000);
+  });
+
   it('expires: a read after expires_at shows expired at once, and a verify is 409', async () => {
     const user = await totpUser(api);
     const created = await api.post(`/v1/users/${user.userId}/challenges`, { expires_in: 1, reference_id: 'order-1' });

@@ -1,8 +1,10 @@
 import type { Challenge, ChallengeStatus, DenyReason, FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
+import { Batcher } from '../../platform/batcher.ts';
 import { RecentWrites } from '../../platform/recent-writes.ts';
 import type { TotpKey } from '../factors/store.ts';
 import type { OutboxEvent } from '../webhooks/outbox.ts';
+import { createForFactors, verifyAtSteps, type CreatedForFactor, type CreateForFactor, type VerifyAtStep } from './batched-statements.ts';
 import { maxAttemptsPerChallenge } from './limits.ts';
 
 export interface ChallengeRecord {
@@ -75,49 +77,25 @@ export function toChallenge(row: ChallengeRecord): Challenge {
 export class ChallengeStore {
   /** The TOTP challenges this instance made lately, with their factor's key (the sealed secret, as stored). */
   readonly #recent = new RecentWrites<CodeCheckState>();
+  readonly #creates: Batcher<CreateForFactor, CreatedForFactor | null>;
+  readonly #verifies: Batcher<VerifyAtStep, boolean>;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    this.#creates = new Batcher((items) => createForFactors(db, items));
+    this.#verifies = new Batcher((items) => verifyAtSteps(db, items));
+  }
 
   /**
-   * Inserts a challenge for the user's newest active factor of `type`, in one statement; null when they have none,
-   * or, with `unlessPush`, when they have an active push factor (which the default prefers): nothing is written.
+   * Inserts a challenge for the user's newest active factor of `type`, in one statement (shared with the creates in
+   * flight); null when they have none, or, with `unlessPush`, when they have an active push factor (which the default
+   * prefers): nothing is written.
    */
   async insertForActiveFactor(
     challenge: Omit<NewChallenge, 'factorId' | 'factorType'>,
     type: FactorType,
     options: { unlessPush: boolean },
   ): Promise<ChallengeRecord | null> {
-    const [row] = await this.db.query<
-      Pick<ChallengeRecord, 'factor_id' | 'factor_type' | 'details' | 'hidden_details' | 'expires_at' | 'created_at'> &
-        Omit<TotpKey, 'id'>
-    >(
-      `WITH f AS (
-         SELECT id, type, secret_enc, algorithm, digits, period FROM factors
-         WHERE app_id = $2 AND user_id = $3 AND type = $9 AND status = 'active'
-           AND NOT ($10 AND EXISTS (SELECT 1 FROM factors p
-                                    WHERE p.app_id = $2 AND p.user_id = $3 AND p.type = 'push' AND p.status = 'active'))
-         ORDER BY id DESC LIMIT 1
-       ), c AS (
-         INSERT INTO challenges (id, app_id, user_id, factor_id, factor_type, status, reference_id, message, details,
-           hidden_details, expires_at)
-         SELECT $1, $2, $3, f.id, f.type, 'pending', $4, $5, $6::jsonb, $7::jsonb, now() + make_interval(secs => $8)
-         FROM f
-         RETURNING factor_id, details, hidden_details, expires_at, created_at
-       )
-       SELECT c.*, f.type AS factor_type, f.secret_enc, f.algorithm, f.digits, f.period FROM c JOIN f ON f.id = c.factor_id`,
-      [
-        challenge.id,
-        challenge.appId,
-        challenge.userId,
-        challenge.referenceId,
-        challenge.message,
-        challenge.details === null ? null : JSON.stringify(challenge.details),
-        challenge.hiddenDetails === null ? null : JSON.stringify(challenge.hiddenDetails),
-        challenge.expiresInSeconds,
-        type,
-        options.unlessPush,
-      ],
-    );
+    const row = await this.#batched(this.#creates, { challenge, type, unlessPush: options.unlessPush });
     if (!row) return null;
     const created: ChallengeRecord = {
       id: challenge.id,
@@ -200,53 +178,17 @@ export class ChallengeStore {
   }
 
   /**
-   * Verifies `challenge` (as read) with a TOTP code of time step `step`, in one statement. It locks the challenge,
-   * then its user, then its factor (the order of the verify transaction), checking each on its latest version: the
-   * challenge is as read (pending, same attempts, not expired at `now`), the user is not locked out at `now`, and
-   * the factor's step moves to `step` only if that is newer than its last. Then it verifies the challenge (resolved
-   * at `now`), resets the user's count of wrong codes if there is one, and writes `event` to the outbox if the app
-   * still has a callback URL. False when a check fails: then nothing is written.
+   * Verifies `challenge` (as read) with a TOTP code of time step `step`, in one statement (shared with the verifies in
+   * flight) that locks and checks the challenge, the user's lockout and the factor's step again, and writes `event` if
+   * the app still has a callback URL (batched-statements.ts). False when a check fails: then nothing is written.
    */
-  async verifyAtStep(
-    challenge: ChallengeRecord,
-    factorId: string,
-    step: number,
-    now: Date,
-    event: OutboxEvent | null,
-  ): Promise<boolean> {
-    const params: unknown[] = [challenge.id, challenge.app_id, challenge.attempts, now, factorId, step, challenge.user_id];
-    if (event) params.push(event.id, event.type, event.payload);
-    // One table per lookup, by primary key only, and the checks computed rather than filtered by: a cached generic
-    // plan made while the tables are small could otherwise scan another index (all the app's or all pending challenges).
-    const rows = await this.db.query(
-      `WITH c AS (
-         SELECT app_id = $2 AND factor_id = $5 AND status = 'pending' AND attempts = $3 AND expires_at > $4 AS ok
-         FROM challenges WHERE id = $1 FOR NO KEY UPDATE
-       ), u AS (
-         SELECT locked_until IS NULL OR locked_until <= $4 AS ok, failed_codes > 0 OR locked_until IS NOT NULL AS reset
-         FROM users WHERE app_id = $2 AND user_id = $7 AND (SELECT ok FROM c) FOR NO KEY UPDATE
-       ), step AS (
-         UPDATE factors SET last_step = $6
-         WHERE id = $5 AND status = 'active' AND (last_step IS NULL OR last_step < $6) AND (SELECT ok FROM u)
-         RETURNING 1
-       ), verified AS (
-         UPDATE challenges SET status = 'verified', attempts = attempts + 1, resolved_at = $4
-         WHERE id = $1 AND EXISTS (SELECT 1 FROM step) RETURNING 1
-       ), cleared AS (
-         UPDATE users SET failed_codes = 0, locked_until = NULL
-         WHERE app_id = $2 AND user_id = $7 AND (SELECT reset FROM u) AND EXISTS (SELECT 1 FROM verified)
-       )${
-         event
-           ? `, event AS (
-         INSERT INTO webhook_deliveries (id, app_id, event_type, payload, next_attempt_at)
-         SELECT $8, id, $9, $10, now() FROM apps WHERE id = $2 AND callback_url IS NOT NULL AND EXISTS (SELECT 1 FROM verified)
-       )`
-           : ''
-       }
-       SELECT 1 FROM verified`,
-      params,
-    );
-    return rows.length > 0;
+  verifyAtStep(challenge: ChallengeRecord, factorId: string, step: number, now: Date, event: OutboxEvent | null): Promise<boolean> {
+    return this.#batched(this.#verifies, { challenge, factorId, step, now, event });
+  }
+
+  /** In a transaction (an Idempotency-Key's, say) the statement joins it, alone; else it waits for the next batch. */
+  #batched<I, O>(batcher: Batcher<I, O>, item: I): Promise<O> {
+    return this.db.inTransaction ? batcher.runNow(item) : batcher.submit(item);
   }
 
   /** Ends a pending challenge with `status`; null when it was no longer pending. */

@@ -11,7 +11,8 @@ interface Pending<I, O> {
  * under load many requests share one statement (and one commit), while a lone request runs at once. One
  * batch at a time: on this 2-core VM each statement's round trip costs more CPU than the rows in it
  * (bench/RESULTS.md), so fewer, larger batches beat parallel ones. `run` answers one result per item, in
- * order; if it throws, every item of that batch fails with the error.
+ * order. If it throws for a batch of several, each item runs again alone, so that an item the database
+ * refuses fails only its own request.
  */
 export class Batcher<I, O> {
   readonly #queue: Array<Pending<I, O>> = [];
@@ -23,6 +24,11 @@ export class Batcher<I, O> {
     private readonly run: (items: I[]) => Promise<O[]>,
     private readonly maxBatch = 256,
   ) {}
+
+  /** Runs one item at once, alone, in the caller's context (its transaction, if any). */
+  async runNow(item: I): Promise<O> {
+    return (await this.run([item]))[0] as O;
+  }
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -40,11 +46,20 @@ export class Batcher<I, O> {
           const results = await this.run(batch.map((pending) => pending.item));
           batch.forEach((pending, index) => pending.resolve(results[index] as O));
         } catch (error) {
-          for (const pending of batch) pending.reject(error);
+          if (batch.length === 1) (batch[0] as Pending<I, O>).reject(error);
+          else for (const pending of batch) await this.#runAlone(pending);
         }
       }
     } finally {
       this.#running = false;
+    }
+  }
+
+  async #runAlone(pending: Pending<I, O>): Promise<void> {
+    try {
+      pending.resolve(await this.runNow(pending.item));
+    } catch (error) {
+      pending.reject(error);
     }
   }
 }

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { Batcher } from './batcher.ts';
+
+describe('Batcher', () => {
+  it('runs a lone item at once and groups the items that arrive while a batch runs', async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher(async (items: number[]) => {
+      batches.push(items);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return items.map((item) => item * 10);
+    });
+    const first = batcher.submit(1);
+    const rest = [2, 3, 4].map((item) => batcher.submit(item));
+    expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40]);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('runs the items of a refused batch alone, so that only the bad one fails', async () => {
+    const batches: string[][] = [];
+    const batcher = new Batcher(async (items: string[]) => {
+      batches.push(items);
+      if (items.includes('bad')) throw new Error('refused');
+      return items.map((item) => item.toUpperCase());
+    });
+    const blocker = batcher.submit('first');
+    const results = await Promise.allSettled(['a', 'bad', 'b'].map((item) => batcher.submit(item)));
+    await blocker;
+    expect(results).toEqual([
+      { status: 'fulfilled', value: 'A' },
+      { status: 'rejected', reason: new Error('refused') },
+      { status: 'fulfilled', value: 'B' },
+    ]);
+    expect(batches).toEqual([['first'], ['a', 'bad', 'b'], ['a'], ['bad'], ['b']]);
+  });
+});
