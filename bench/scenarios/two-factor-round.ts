@@ -251,7 +251,23 @@ function figureNotes(figures: StorageFigures[], rows: ResultRow[]): string[] {
  * day, branch perf); re-profile after server changes. Appended to the notes of every run.
  */
 const analysis = [
-  '### Where the time goes (profiled 2026-12-03; redo after server changes)',
+  '### Group commit (2026-12-04)',
+  '',
+  'The creates in flight now share one statement and one commit, and so do the verifies (see Statements per round). ' +
+    'On PostgreSQL, 32 rounds in flight, an AMD EPYC VM whose bare route ran at 31,000–36,000 req/s that day (twice the ' +
+    'figure of /work/shared/MEASURED.md): **3,204 rounds/s, p99 25.5 ms, 17.8 % of the bare route** (another run: ' +
+    '1,981 rounds/s, 11.3 %, p99 214 ms, its verifies\' tail from a stall no statement log showed: PostgreSQL logged ' +
+    'no statement over 50 ms and no lock wait in the run after), against 911 rounds/s, p99 72 ms, 10.5 % with a statement ' +
+    'and a commit of its own per call the evening before. Per round: 0.28 commits, Tessera 198–256 µs of CPU (731 ' +
+    'before: node-postgres\'s share shrinks with the statements), PostgreSQL 307 µs (780). With the load client, ' +
+    '≈ 0.6 ms of CPU per round on 2 cores caps the round near 3,300/s, so the machine, not a wait, is the limit now: ' +
+    '25 % of a 36,000 req/s bare route (4,500 rounds/s) needs ≈ 0.44 ms per round in all. What is left in ' +
+    'PostgreSQL is per row and is the guarantees\' price: the insert\'s foreign-key checks lock the user and the ' +
+    'factor rows (two WAL-logged row locks), the verify locks the challenge and the user before it updates the ' +
+    'challenge and the factor (the user\'s lock is what keeps the lockout exact when right and wrong codes race), and ' +
+    'three indexes of challenges take each insert.',
+  '',
+  '### Where the time goes (profiled 2026-12-03, before group commit; redo after server changes)',
   '',
   'The machine was shared that day (load average 6–12 from other sessions\' test runs and benches): absolute ' +
     'CPU per round is inflated by contention, so the shares below are the part to trust.',
@@ -298,10 +314,9 @@ const analysis = [
   '',
   '### What would cut more',
   '',
-  '- **The second commit.** Both calls make a durable change, so a round is 2 commits (≈ 2,700 rounds/s at most ' +
-    'here by /work/shared/MEASURED.md). Keeping pending TOTP challenges out of the database (memory/Redis, written ' +
-    'when they end) would make it 1 commit and 1 statement, at the price of reworking GET /v1/challenges, expiry ' +
-    'and what a crash loses; `synchronous_commit = off` for the create would lose acknowledged challenges in a crash.',
+  '- **The create\'s row.** Both calls make a durable change. Keeping pending TOTP challenges out of the database ' +
+    '(memory/Redis, written when they end) would save the insert and its foreign-key locks, at the price of reworking ' +
+    'GET /v1/challenges, expiry and what a crash loses.',
   '- **CPU per statement in Tessera**: node-postgres describes the portal and parses the row description on every ' +
     'execution, and pg-pool checks a client out for each autocommit statement; a pipelining driver would cut both.',
   '- Smaller: a histogram that does not hash its labels per observation (≈ 2 %), two AES-GCM deciphers per verify ' +
@@ -341,22 +356,25 @@ export const twoFactorRound: Scenario = {
     '**Statements per round** (from packages/server/src/capabilities: challenges/service.ts, challenges/store.ts; ' +
       'the app comes from the in-memory app cache, 0 queries, as in apps-get). On PostgreSQL every statement is a ' +
       'named prepared statement (parsed and planned once per connection). *Create*: in-memory rate-limit hit; one ' +
-      '`WITH f AS (SELECT … FROM factors … LIMIT 1) INSERT INTO challenges … SELECT … FROM f` that picks the newest ' +
-      'active TOTP factor and inserts — 1 autocommit statement, 1 durable commit (the factor and user lookups that ' +
-      'explain a 404 or a missing factor run only when it inserts nothing). *Verify* of a right TOTP code: the ' +
-      'challenge and its factor\'s sealed secret come from the creating instance\'s memory (another instance reads ' +
-      'them: 1 statement more), the secret is decrypted (AES-256-GCM, twice: data key, then secret) and 1–3 HMAC-SHA1 ' +
-      'find the step; then 1 autocommit statement: lock the challenge, the user and the factor (`FOR NO KEY UPDATE`, ' +
-      'the verify transaction\'s order) and check each on its latest version (pending, attempts as read, not expired; ' +
-      'user not locked out; step newer than the factor\'s last), move the factor\'s step, verify the challenge, reset ' +
-      'the user\'s wrong-code count if there is one and, for an app with a callback URL, write the outbox row (not ' +
-      'here: the bench app has none) — 1 durable commit. A wrong code, a locked user or a lost race writes nothing ' +
-      'there and goes to the locking transaction (BEGIN, 6–7 statements, COMMIT), which answers it exactly. In all ' +
-      '**2 round trips to the database and 2 durable commits per round**, 1 row inserted and 2 updated. First ' +
-      'measurement (2026-11-23 19:20): 13 round trips, all parsed and planned each time, 186 rounds/s; then 10 ' +
-      'prepared (506 rounds/s). Each call also authenticates the app (one SHA-256), validates and serialises through ' +
-      'its schemas and observes the request histogram. By /work/shared/MEASURED.md, 2 commits per round cap ' +
-      'PostgreSQL at ≈ 2,700 rounds/s here.',
+      '`INSERT INTO challenges … SELECT` that picks the newest active TOTP factor (a LATERAL lookup per challenge) and ' +
+      'inserts (the factor and user lookups that explain a 404 or a missing factor run only when it inserts nothing). ' +
+      '*Verify* of a right TOTP code: the challenge and its factor\'s sealed secret come from the creating instance\'s ' +
+      'memory (another instance reads them: 1 statement more), the secret is decrypted (AES-256-GCM, twice: data key, ' +
+      'then secret) and 1–3 HMAC-SHA1 find the step; then one statement locks the challenge, the user and the factor ' +
+      '(`FOR NO KEY UPDATE`, the verify transaction\'s order), checks each on its latest version (pending, attempts as ' +
+      'read, not expired; user not locked out; step newer than the factor\'s last), moves the factor\'s step, verifies ' +
+      'the challenge, resets the user\'s wrong-code count if there is one and, for an app with a callback URL, writes ' +
+      'the outbox row (not here: the bench app has none). A wrong code, a locked user or a lost race writes nothing ' +
+      'there and goes to the locking transaction (BEGIN, 6–7 statements, COMMIT), which answers it exactly. **Group ' +
+      'commit** (since 2026-12-04; challenges/batched-statements.ts, platform/batcher.ts): the creates that arrive ' +
+      'while one create statement runs wait and share the next one, and so do the verifies, so a statement and its ' +
+      'durable commit serve a batch (a lone request runs at once). In all, per round: 2 statements and 2 commits ' +
+      'shared with the other rounds in flight (0.28 per round measured at 32 rounds in flight, batches of ≈ 7), 1 row ' +
+      'inserted and 2 updated. First measurement (2026-11-23 19:20): 13 round trips, all parsed and planned each time, ' +
+      '186 rounds/s; then 10 prepared (506 rounds/s); 2026-12-03: 2 statements and 2 commits of its own per round (911). ' +
+      'Each call also authenticates the app (one SHA-256), validates and serialises through its schemas and observes ' +
+      'the request histogram. By /work/shared/MEASURED.md, 2 commits of its own per round would cap ' +
+      'PostgreSQL at ≈ 2,700 rounds/s here; shared commits lift that cap.',
   ].join('\n'),
   async run(context) {
     context.progress('starting the baseline server');

@@ -132,7 +132,7 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     const userIds = users.map((user) => user.userId);
     const failed = await server.db.query<{ failed_codes: number }>('SELECT failed_codes FROM users WHERE user_id = ANY ($1)', [userIds]);
     expect(failed.map((row) => row.failed_codes)).toEqual(users.map(() => 0));
-    await eventually(() => {
+    await eventually(async () => {
       const verified = receiver.received.map((request) => JSON.parse(request.body)).filter((event) => event.type === 'challenge.verified');
       return ids.every((id) => verified.filter((event) => event.data.challenge_id === id).length === 1) ? true : undefined;
     }, 15_000);
