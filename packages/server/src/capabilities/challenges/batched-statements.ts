@@ -7,7 +7,10 @@ import type { ChallengeRecord, NewChallenge } from './store.ts';
 // The two statements of the usual 2FA round, each for a batch of requests (platform/batcher.ts): under load the
 // creates in flight share one statement and one commit, and so do the verifies. Every lookup is a LATERAL subquery by
 // primary key and every UPDATE is bounded by `= ANY` of the keys, so that a plan cached while the tables were small
-// cannot turn into a scan of a table when they grow (unnest() is planned as 100 rows, whatever the batch).
+// cannot turn into a scan of a table when they grow (unnest() is planned as 100 rows, whatever the batch). A lookup
+// whose checks are filtered on outside it ends with OFFSET 0, which keeps them from being pushed into it: pushed in,
+// they made the planner read the pending challenges through challenges_pending_expiry (thousands of rows) instead of
+// one by its primary key.
 
 /** A challenge to create for the user's newest active factor of `type` (none, with `unlessPush`, if they have push). */
 export interface CreateForFactor {
@@ -87,12 +90,12 @@ WITH r AS (
 ), c AS (
   SELECT r.i FROM r CROSS JOIN LATERAL (
     SELECT app_id = r.app_id AND factor_id = r.factor_id AND status = 'pending' AND attempts = r.attempts AND expires_at > r.at AS ok
-    FROM challenges WHERE id = r.id FOR NO KEY UPDATE) ch
+    FROM challenges WHERE id = r.id OFFSET 0 FOR NO KEY UPDATE) ch
   WHERE ch.ok
 ), u AS (
   SELECT r.i, us.reset FROM r JOIN c ON c.i = r.i CROSS JOIN LATERAL (
     SELECT locked_until IS NULL OR locked_until <= r.at AS ok, failed_codes > 0 OR locked_until IS NOT NULL AS reset
-    FROM users WHERE app_id = r.app_id AND user_id = r.user_id FOR NO KEY UPDATE) us
+    FROM users WHERE app_id = r.app_id AND user_id = r.user_id OFFSET 0 FOR NO KEY UPDATE) us
   WHERE us.ok
 ), step AS (
   UPDATE factors k SET last_step = s.step
