@@ -146,7 +146,13 @@ const analysis = [
     '(≈ 30 µs per user on an idle server). PGlite plans the whole statement on every call, in WASM, in the server ' +
     'process: 3–10 ms of server CPU per track.',
   '',
-  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**: 13.2 % in the table above (2026-12-03 19:47, an AMD ' +
+  '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**. 2026-12-04 (AMD EPYC VM, no server change for ' +
+    'tracks but the shared Batcher\'s): 13.6 %, 11.0 % and 11.5 % in three runs (3,432, 3,904 and 4,831 tracks/s, p99 ' +
+    '21–36 ms) against bare routes of 25,000, 35,000 and 42,000 req/s: the bare route\'s rate swings with the VM more ' +
+    'than the track\'s. In the last run PostgreSQL was set to `plan_cache_mode = force_generic_plan`: its CPU per ' +
+    'track fell from 111 to 86 µs (the batched statement is otherwise planned again on every call, since a custom ' +
+    'plan, which sees the arrays\' lengths, always looks cheaper than the generic plan\'s 100 rows per unnest); a ' +
+    'lead, not adopted: it changes the plans of every statement. Earlier: 13.2 % (2026-12-03 19:47, an AMD ' +
     'EPYC VM, bare route 19,000–21,000 req/s: 2,784 tracks/s, p99 26 ms, 202 µs of Tessera\'s CPU per track); 11.0 % ' +
     'that afternoon on an Intel Xeon VM whose bare route ran at 31,000–42,000 req/s, 2–3 × the figure of ' +
     '/work/shared/MEASURED.md (3,454 tracks/s, p99 27 ms, 142 µs of Tessera\'s CPU and 84 µs of PostgreSQL\'s per ' +
