@@ -254,12 +254,12 @@ const analysis = [
   '### Group commit (2026-12-04)',
   '',
   'The creates in flight now share one statement and one commit, and so do the verifies (see Statements per round). ' +
-    'On PostgreSQL, 32 rounds in flight, an AMD EPYC VM whose bare route ran at 31,000–36,000 req/s that day (twice the ' +
-    'figure of /work/shared/MEASURED.md): **3,204 rounds/s, p99 25.5 ms, 17.8 % of the bare route** (another run: ' +
+    'On PostgreSQL, 32 rounds in flight, an AMD EPYC VM whose bare route ran at 23,000–37,000 req/s that day (twice the ' +
+    'figure of /work/shared/MEASURED.md): **3,204 rounds/s, p99 25.5 ms, 17.8 % of the bare route** at best (the 17:16 run: 2,102, 15.3 %, p99 31 ms; another: ' +
     '1,981 rounds/s, 11.3 %, p99 214 ms, its verifies\' tail from a stall no statement log showed: PostgreSQL logged ' +
     'no statement over 50 ms and no lock wait in the run after), against 911 rounds/s, p99 72 ms, 10.5 % with a statement ' +
-    'and a commit of its own per call the evening before. Per round: 0.28 commits, Tessera 198–256 µs of CPU (731 ' +
-    'before: node-postgres\'s share shrinks with the statements), PostgreSQL 307 µs (780). With the load client, ' +
+    'and a commit of its own per call the evening before. Per round: 0.28 commits, Tessera 198–304 µs of CPU (731 ' +
+    'before: node-postgres\'s share shrinks with the statements), PostgreSQL 215–307 µs (780). With the load client, ' +
     '≈ 0.6 ms of CPU per round on 2 cores caps the round near 3,300/s, so the machine, not a wait, is the limit now: ' +
     '25 % of a 36,000 req/s bare route (4,500 rounds/s) needs ≈ 0.44 ms per round in all. What is left in ' +
     'PostgreSQL is per row and is the guarantees\' price: the insert\'s foreign-key checks lock the user and the ' +
