@@ -151,7 +151,7 @@ const analysis = [
     '21–36 ms) against bare routes of 25,000, 35,000 and 42,000 req/s: the bare route\'s rate swings with the VM more ' +
     'than the track\'s. In the last run PostgreSQL was set to `plan_cache_mode = force_generic_plan`: its CPU per ' +
     'track fell from 111 to 86 µs (the batched statement is otherwise planned again on every call, since a custom ' +
-    'plan, which sees the arrays\' lengths, always looks cheaper than the generic plan\'s 100 rows per unnest); a ' +
+    'plan, which sees the arrays\' lengths, looks cheaper than the generic plan\'s 10 rows per unnest); a ' +
     'lead, not adopted: it changes the plans of every statement. Earlier: 13.2 % (2026-12-03 19:47, an AMD ' +
     'EPYC VM, bare route 19,000–21,000 req/s: 2,784 tracks/s, p99 26 ms, 202 µs of Tessera\'s CPU per track); 11.0 % ' +
     'that afternoon on an Intel Xeon VM whose bare route ran at 31,000–42,000 req/s, 2–3 × the figure of ' +
