@@ -7,10 +7,10 @@ import type { ChallengeRecord, NewChallenge } from './store.ts';
 // The two statements of the usual 2FA round, each for a batch of requests (platform/batcher.ts): under load the
 // creates in flight share one statement and one commit, and so do the verifies. Every lookup is a LATERAL subquery by
 // primary key and every UPDATE is bounded by `= ANY` of the keys, so that a plan cached while the tables were small
-// cannot turn into a scan of a table when they grow (a generic plan counts 10 rows per unnest(), whatever the batch). A lookup
-// whose checks are filtered on outside it ends with OFFSET 0, which keeps them from being pushed into it: pushed in,
-// they made the planner read the pending challenges through challenges_pending_expiry (thousands of rows) instead of
-// one by its primary key.
+// cannot turn into a scan of a table when they grow (a generic plan counts 10 rows per unnest(), whatever the batch).
+// A lookup whose checks are filtered on outside it ends with OFFSET 0, which keeps them from being pushed into it:
+// pushed in, they made the planner read the pending challenges through challenges_pending_expiry (thousands of rows)
+// instead of one by its primary key.
 
 /** A challenge to create for the user's newest active factor of `type` (none, with `unlessPush`, if they have push). */
 export interface CreateForFactor {
