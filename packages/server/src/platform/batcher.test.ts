@@ -32,4 +32,23 @@ describe('Batcher', () => {
     ]);
     expect(batches).toEqual([['first'], ['a', 'bad', 'b'], ['a'], ['bad'], ['b']]);
   });
+
+  it("runs an item submitted in the caller's scope at once, alone, beside a batch under way", async () => {
+    const batches: string[][] = [];
+    let callersScope = false;
+    const batcher = new Batcher(
+      async (items: string[]) => {
+        batches.push([...items]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return items;
+      },
+      () => callersScope,
+    );
+    const running = batcher.submit('batched');
+    callersScope = true;
+    const alone = batcher.submit('alone');
+    callersScope = false;
+    expect(batches).toEqual([['batched'], ['alone']]);
+    expect(await Promise.all([running, alone])).toEqual(['batched', 'alone']);
+  });
 });

@@ -20,17 +20,18 @@ export class Batcher<I, O> {
   // Bound to the context the batcher was made in: a batch never joins the transaction of the request that started it.
   readonly #start = AsyncResource.bind(() => void this.#drain());
 
+  /**
+   * `inCallersScope`: while it holds for the caller (the caller is in a database transaction, say), an item runs at
+   * once, alone, in the caller's context instead of waiting for a batch.
+   */
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly inCallersScope: () => boolean = () => false,
     private readonly maxBatch = 256,
   ) {}
 
-  /** Runs one item at once, alone, in the caller's context (its transaction, if any). */
-  async runNow(item: I): Promise<O> {
-    return (await this.run([item]))[0] as O;
-  }
-
   submit(item: I): Promise<O> {
+    if (this.inCallersScope()) return this.#runOne(item);
     return new Promise<O>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
       if (!this.#running) this.#start();
@@ -55,9 +56,13 @@ export class Batcher<I, O> {
     }
   }
 
+  async #runOne(item: I): Promise<O> {
+    return (await this.run([item]))[0] as O;
+  }
+
   async #runAlone(pending: Pending<I, O>): Promise<void> {
     try {
-      pending.resolve(await this.runNow(pending.item));
+      pending.resolve(await this.#runOne(pending.item));
     } catch (error) {
       pending.reject(error);
     }

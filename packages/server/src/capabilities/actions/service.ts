@@ -45,7 +45,8 @@ export class ActionService {
     private readonly publicUrl: string,
   ) {
     this.#store = new ActionStore(db);
-    this.#steps = new Batcher((steps) => this.#run(steps));
+    // Inside a transaction (an Idempotency-Key record), a track's steps join it instead of a batch.
+    this.#steps = new Batcher((steps) => this.#run(steps), () => db.inTransaction);
   }
 
   async track(appId: string, userId: string, action: string, input: TrackActionInput): Promise<TrackedAction> {
@@ -63,13 +64,13 @@ export class ActionService {
 
     const policy = await this.rules.policy(appId, action);
     const query: HistoryQuery = { appId, userId, action, deviceId, needs: policy.needs };
-    const { history, nowMs } = (await this.#step({ read: query })) as Read;
+    const { history, nowMs } = (await this.#steps.submit({ read: query })) as Read;
     const decision = policy.decide({ context, history, nowMs });
 
     const id = newId('act');
     const row: NewAction = { id, appId, userId, action, outcome: decision.outcome, rule: decision.rule, contextJson, deviceId, redirectUrl, createdAt: new Date(nowMs) };
     const insert: Insert = { row, event: app.callback_url ? recordOf(row, context) : null };
-    await this.#step({ write: insert });
+    await this.#steps.submit({ write: insert });
 
     const token = this.tokens.sign({ scope: 'track', appId, userId, action, actionId: id }, trackTokenSeconds);
     return {
@@ -129,11 +130,6 @@ export class ActionService {
     const row = await this.#store.find(appId, id);
     if (!row || row.user_id !== userId || row.action !== action) throw ApiError.notFound('Action');
     return row;
-  }
-
-  /** Inside a transaction (an Idempotency-Key record), a track's steps join it instead of a batch. */
-  #step(step: Step): Promise<Read | null> {
-    return this.db.inTransaction ? this.#run([step]).then((done) => done[0] as Read | null) : this.#steps.submit(step);
   }
 
   async #run(steps: Step[]): Promise<Array<Read | null>> {

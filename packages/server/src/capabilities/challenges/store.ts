@@ -81,8 +81,10 @@ export class ChallengeStore {
   readonly #verifies: Batcher<VerifyAtStep, boolean>;
 
   constructor(private readonly db: Database) {
-    this.#creates = new Batcher((items) => createForFactors(db, items));
-    this.#verifies = new Batcher((items) => verifyAtSteps(db, items));
+    // In a transaction (an Idempotency-Key's, say) a statement joins it, alone; else it waits for the next batch.
+    const inTransaction = () => db.inTransaction;
+    this.#creates = new Batcher((items) => createForFactors(db, items), inTransaction);
+    this.#verifies = new Batcher((items) => verifyAtSteps(db, items), inTransaction);
   }
 
   /**
@@ -95,7 +97,7 @@ export class ChallengeStore {
     type: FactorType,
     options: { unlessPush: boolean },
   ): Promise<ChallengeRecord | null> {
-    const row = await this.#batched(this.#creates, { challenge, type, unlessPush: options.unlessPush });
+    const row = await this.#creates.submit({ challenge, type, unlessPush: options.unlessPush });
     if (!row) return null;
     const created: ChallengeRecord = {
       id: challenge.id,
@@ -183,12 +185,7 @@ export class ChallengeStore {
    * the app still has a callback URL (batched-statements.ts). False when a check fails: then nothing is written.
    */
   verifyAtStep(challenge: ChallengeRecord, factorId: string, step: number, now: Date, event: OutboxEvent | null): Promise<boolean> {
-    return this.#batched(this.#verifies, { challenge, factorId, step, now, event });
-  }
-
-  /** In a transaction (an Idempotency-Key's, say) the statement joins it, alone; else it waits for the next batch. */
-  #batched<I, O>(batcher: Batcher<I, O>, item: I): Promise<O> {
-    return this.db.inTransaction ? batcher.runNow(item) : batcher.submit(item);
+    return this.#verifies.submit({ challenge, factorId, step, now, event });
   }
 
   /** Ends a pending challenge with `status`; null when it was no longer pending. */
