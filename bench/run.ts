@@ -1,6 +1,6 @@
 // npm run bench: runs every scenario, prints its table and writes bench/RESULTS.md.
 // Options (environment): BENCH_DURATION_S (10), BENCH_ROUND_S (1), BENCH_CONNECTIONS (32), BENCH_WARMUP_REQUESTS (5000),
-// BENCH_ONLY=<scenario name>, BENCH_DATABASE_URL, BENCH_SERVER_NODE_ARGS, BENCH_SERVER_LOG_LEVEL.
+// BENCH_ONLY=<scenario name>, BENCH_STORAGE=<pglite|postgresql>, BENCH_DATABASE_URL, BENCH_SERVER_NODE_ARGS, BENCH_SERVER_LOG_LEVEL.
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';

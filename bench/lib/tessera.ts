@@ -32,6 +32,15 @@ async function postgresStorage(dataDir: string): Promise<Storage | string> {
   };
 }
 
+/** BENCH_STORAGE=pglite or postgresql runs the Tessera rows on that storage alone (when working on one of them). */
+function chosenStorages(): Array<(dataDir: string) => Promise<Storage | string>> {
+  const makers = { pglite: pgliteStorage, postgresql: postgresStorage };
+  const chosen = process.env.BENCH_STORAGE;
+  if (!chosen) return Object.values(makers);
+  if (!(chosen in makers)) throw new Error(`BENCH_STORAGE: "${chosen}" is neither pglite nor postgresql.`);
+  return [makers[chosen as keyof typeof makers]];
+}
+
 /**
  * Runs `measure` on PGlite (a fresh data directory), then on PostgreSQL (a fresh database beside
  * BENCH_DATABASE_URL's, dropped afterwards; skipped with a note when the server cannot be reached).
@@ -42,7 +51,7 @@ export async function onEachStorage(
 ): Promise<{ rows: ResultRow[]; notes: string[] }> {
   const rows: ResultRow[] = [];
   const notes: string[] = [];
-  for (const make of [pgliteStorage, postgresStorage]) {
+  for (const make of chosenStorages()) {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-bench-'));
     try {
       const storage = await make(dataDir);
