@@ -15,6 +15,24 @@ describe('Batcher', () => {
     expect(batches).toEqual([[1], [2, 3, 4]]);
   });
 
+  it("puts a caller's next step, submitted as its first one is answered, in the very next batch", async () => {
+    const batches: string[][] = [];
+    const batcher = new Batcher(async (items: string[]) => {
+      batches.push(items);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return items;
+    });
+    // Two steps each, as a track's read then write: the second step is submitted when the first is answered.
+    const twoSteps = async (name: string) => {
+      await batcher.submit(`${name} read`);
+      return batcher.submit(`${name} write`);
+    };
+    const first = twoSteps('a');
+    const second = twoSteps('b');
+    await Promise.all([first, second]);
+    expect(batches).toEqual([['a read'], ['b read', 'a write'], ['b write']]);
+  });
+
   it('runs the items of a refused batch alone, so that only the bad one fails', async () => {
     const batches: string[][] = [];
     const batcher = new Batcher(async (items: string[]) => {

@@ -50,6 +50,9 @@ export class Batcher<I, O> {
           if (batch.length === 1) (batch[0] as Pending<I, O>).reject(error);
           else for (const pending of batch) await this.#runAlone(pending);
         }
+        // The callers' continuations run first, so that a caller's next step through this batcher (a track's
+        // write after its read) joins the very next batch, not the one after it.
+        await null;
       }
     } finally {
       this.#running = false;
