@@ -74,6 +74,30 @@ describe.each(databaseKinds())('database on %s', (kind) => {
     );
     expect(await db.query('SELECT v FROM t WHERE id = 10')).toEqual([{ v: '20' }]);
   });
+
+  // PGlite runs one transaction at a time: there, the second would wait for the first.
+  it.runIf(kind === 'postgres')("keeps a transaction's statements in it when a transaction beside it ends first, and again after all have ended", async () => {
+    // The transaction scope is switched off whenever no transaction is open (database.ts): one that ends must not
+    // take the scope from one still open.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const longer = db.transaction(async () => {
+      await db.query('INSERT INTO t VALUES (20, $1)', ['before']);
+      await gate;
+      await db.query('INSERT INTO t VALUES (21, $1)', ['after the other ended']);
+      throw new Error('roll back');
+    });
+    await db.transaction(() => db.query('INSERT INTO t VALUES (22, $1)', ['beside']));
+    release();
+    await expect(longer).rejects.toThrow('roll back');
+    await expect(
+      db.transaction(async () => {
+        await db.query('INSERT INTO t VALUES (23, $1)', ['later']);
+        throw new Error('roll back too');
+      }),
+    ).rejects.toThrow('roll back too');
+    expect(await db.query('SELECT id FROM t WHERE id BETWEEN 20 AND 23 ORDER BY id')).toEqual([{ id: 22 }]);
+  });
 });
 
 describe.runIf(process.env.TESSERA_TEST_DATABASE_URL)('losing the PostgreSQL connection', () => {

@@ -37,6 +37,7 @@ export class Database implements Connection {
   readonly #driver: Driver;
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
   readonly #onTaskError: (error: unknown) => void;
+  #openTransactions = 0;
 
   constructor(driver: Driver, onTaskError: (error: unknown) => void = () => {}) {
     this.#driver = driver;
@@ -63,11 +64,19 @@ export class Database implements Connection {
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     if (this.inTransaction) return work();
     let afterCommit: Array<() => void> = [];
-    const result = await this.#driver.withTransaction((connection) => {
-      // A retried attempt (deadlock, serialization failure) starts with no tasks from the one rolled back.
-      afterCommit = [];
-      return this.#scope.run({ connection, afterCommit }, work);
-    });
+    this.#openTransactions++;
+    let result: T;
+    try {
+      result = await this.#driver.withTransaction((connection) => {
+        // A retried attempt (deadlock, serialization failure) starts with no tasks from the one rolled back.
+        afterCommit = [];
+        return this.#scope.run({ connection, afterCommit }, work);
+      });
+    } finally {
+      // While the scope is enabled, Node runs a hook for every promise the process makes (about 9 % of a track's
+      // CPU, bench/RESULTS.md): it is enabled only while a transaction is open (run() enables it again).
+      if (--this.#openTransactions === 0) this.#scope.disable();
+    }
     for (const task of afterCommit) {
       try {
         task();
