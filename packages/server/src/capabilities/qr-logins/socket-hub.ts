@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { qrSocketUnexpectedMessageCode, type QrLoginBrowser, type QrLoginServerMessage } from '@tessera/contracts';
 import type { BusMessage, RealtimeBus } from '../../platform/bus/bus.ts';
+import type { Keyring } from '../../platform/keyring.ts';
 import { QrRenderer } from '../../platform/qr-renderer.ts';
 
 /** A QR code for a browser: its login id, when it expires, the text it encodes, and the `qr` message with its image. */
@@ -48,6 +49,7 @@ class Session {
 }
 
 export const qrLoginsTopic = 'qr-logins';
+const loginTokenContext = (loginId: string) => `qr-login-token:${loginId}`;
 const sweepIntervalMs = 1_000;
 /**
  * A sweep works in slices of at most this much time, letting other work run in between: with thousands of sockets,
@@ -83,6 +85,7 @@ export class QrSocketHub {
 
   constructor(
     private readonly bus: RealtimeBus,
+    private readonly keyring: Keyring,
     private readonly issueQr: (appId: string) => IssuedQr,
     private readonly options: HubOptions,
     private readonly onError: (error: unknown) => void,
@@ -143,9 +146,16 @@ export class QrSocketHub {
     });
   }
 
-  /** Tells the browser of this login, wherever it is, what happened. */
+  /**
+   * Tells the browser of this login, wherever it is, what happened. A login token crosses the bus (Redis, shared
+   * with other software maybe) sealed with the keyring: only an instance of this deployment can use it.
+   */
   publish(message: BusMessage & { type: 'scanned' | 'approved' | 'denied'; login_id: string }): void {
-    this.bus.publish(qrLoginsTopic, message).catch(this.onError);
+    const sealed =
+      typeof message.login_token === 'string'
+        ? { ...message, login_token: this.keyring.encrypt(message.login_token, loginTokenContext(message.login_id)) }
+        : message;
+    this.bus.publish(qrLoginsTopic, sealed).catch(this.onError);
   }
 
   #settleLocate(requestId: string, browser: QrLoginBrowser | null): void {
@@ -171,7 +181,14 @@ export class QrSocketHub {
         this.#send(session, { type: 'scanned' });
         return;
       case 'approved': {
-        const approved: QrLoginServerMessage = { type: 'approved', login_token: String(message.login_token) };
+        let token: string;
+        try {
+          token = this.keyring.decryptString(String(message.login_token), loginTokenContext(session.loginId));
+        } catch (error) {
+          this.onError(error); // an instance whose keyring lacks the key it was sealed with
+          return;
+        }
+        const approved: QrLoginServerMessage = { type: 'approved', login_token: token };
         if (typeof message.encrypted_profile === 'string') approved.encrypted_profile = message.encrypted_profile;
         this.#end(session, approved);
         return;

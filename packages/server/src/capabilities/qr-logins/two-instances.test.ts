@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshStorage, startTestServer, type TestServer, type TestStorage } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
@@ -29,6 +30,11 @@ describe.skipIf(!shared)('QR login across two instances (PostgreSQL and Redis)',
   });
 
   it('delivers the scan and the token to the browser on the other instance; the token verifies there once', async () => {
+    // What crosses Redis, as anyone with access to it hears it: the token must not be readable there.
+    const listener = new Redis(process.env.TESSERA_TEST_REDIS_URL as string);
+    const heard: string[] = [];
+    listener.on('message', (_channel: string, raw: string) => heard.push(raw));
+    await listener.subscribe('tessera:qr-logins');
     const browser = await BrowserSocket.open(first.url, appId, { 'user-agent': 'FirstInstanceBrowser' });
     const payload = await browser.qrPayload();
     const authenticator = qrAuthenticator(second.url, await newIdentity());
@@ -38,6 +44,9 @@ describe.skipIf(!shared)('QR login across two instances (PostgreSQL and Redis)',
     await browser.next('scanned');
     expect((await authenticator.approve(claim.body, payload, { email: 'two@example.test' })).body).toEqual({ status: 'approved' });
     const { login_token: token } = await browser.next('approved');
+    listener.disconnect();
+    expect(heard.filter((raw) => JSON.parse(raw).type === 'approved').length).toBeGreaterThan(0);
+    expect(heard.join('\n')).not.toContain(token);
     const verified = await secondApi.post('/v1/qr-logins/verify', { login_token: token });
     expect(verified.body).toEqual({ identity_id: expect.stringMatching(/^idn_/), user_id: null, profile: { email: 'two@example.test' } });
     expectError(await secondApi.post('/v1/qr-logins/verify', { login_token: token }), 410, 'login_token_used');
