@@ -228,7 +228,7 @@ export const qrLogin: Scenario = {
     'Per storage: first the **baseline**, sockets opened to a bare `@fastify/websocket` route (same plugin and options as Tessera, ' +
     'one small message sent on connect) in the baseline child, then the same number of browser sockets to ' +
     '`GET /v1/qr-logins/connect?app_id=…`, each waiting for its first `qr` message (a signed payload and its QR code, ' +
-    '`compactQrDataUrl`, drawn on a worker thread). **bytes per socket** = the child\'s settled RSS after − before (lowest of 3 samples 1 s apart) ÷ sockets, "before" being after a warm-up of 50 sockets opened and closed (it starts the QR-drawing thread, a fixed cost). ' +
+    '`qrDataUrl`, drawn on a worker thread). **bytes per socket** = the child\'s settled RSS after − before (lowest of 3 samples 1 s apart) ÷ sockets, "before" being after a warm-up of 50 sockets opened and closed (it starts the QR-drawing thread, a fixed cost). ' +
     'A waiting socket costs no database row and no timer of its own: one `Session` object, one map entry, the socket. ' +
     `Then, with all of them still open, logins one after the other on some of them, started evenly over ${loginSpanMs / 1000} s (the life of a QR code, so that the logins meet the rotations of all the sockets' codes): claim (not timed), then the answer ` +
     '(approve with an encrypted email) is sent and the clock runs until that browser socket receives `approved` with its token ' +

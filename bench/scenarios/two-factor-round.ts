@@ -323,9 +323,10 @@ const analysis = [
     '(≈ 4 %; a cache of unwrapped data keys would only help repeated verifies of one factor), the wildcard redaction ' +
     'of the child logger\'s bindings (≈ 1.5 %).',
   '',
-  'Enrolment (not measured in the table) ran at 60–100 users/s on a quiet machine: an import still renders the QR ' +
-    'code PNG (`QRCode.toDataURL`, ≈ 6 ms of CPU here) though the caller already holds the secret; leaving it out ' +
-    'for imports would speed up bulk imports several times.',
+  'Enrolment (not measured in the table) ran at 60–100 users/s on a quiet machine until 2026-12-04, when the QR ' +
+    'code PNG of each enrolment (also an import\'s) was still drawn by `QRCode.toDataURL`: 9–16 ms of CPU, on the ' +
+    'event loop. It is now drawn as the login QR codes are (platform/qr-code.ts, ≈ 0.4 ms); the users/s column ' +
+    'above gives the rate since.',
 ].join('\n');
 
 export const twoFactorRound: Scenario = {

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 type Pending = { resolve: (urls: string[]) => void; reject: (error: Error) => void };
 
 /**
- * Draws compact QR codes (compactQrDataUrl) on a worker thread. Thousands of waiting browsers make a steady stream of
+ * Draws compact QR codes (qrDataUrl) on a worker thread. Thousands of waiting browsers make a steady stream of
  * them, each new code about 0.4 ms of CPU: drawn on the main thread, a second's worth held the event loop, and every
  * request behind it, for hundreds of milliseconds. The worker starts with the first code and is started again after
  * a crash; `close` ends it.

@@ -75,7 +75,7 @@ export class DeviceService {
     return {
       registration_token: token,
       registration_uri: uri,
-      qr_data_url: await qrDataUrl(uri),
+      qr_data_url: qrDataUrl(uri),
       expires_at: expiresAt.toISOString(),
     };
   }

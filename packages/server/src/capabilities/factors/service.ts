@@ -87,7 +87,7 @@ export class FactorService {
       ...toFactor(record.inserted),
       secret,
       uri,
-      qr_data_url: await qrDataUrl(uri),
+      qr_data_url: qrDataUrl(uri),
     };
   }
 
