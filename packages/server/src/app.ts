@@ -115,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const factors = new FactorService(deps.db, deps.keyring, apps, users, outbox);
   const lifecycle = new ChallengeLifecycle(deps.db, deps.bus, outbox);
   const relay = deps.pushRelay ? new PushRelay(deps.pushRelay, deps.logger) : null;
-  const push = new PushChallenges(deps.db, deps.bus, apps, lifecycle, factors, relay);
+  const push = new PushChallenges(deps.db, deps.bus, apps, lifecycle, factors, users, relay);
   const challenges = new ChallengeService(deps.db, apps, users, factors, lifecycle, push, deps.rateLimiter, deps.challenges);
   const devices = new DeviceService(deps.db, apps, users, factors, outbox, deps.nonces, deps.publicUrl, deps.devices);
   const qrLogins = new QrLoginService(

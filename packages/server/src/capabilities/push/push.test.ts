@@ -246,4 +246,13 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     expect((await stream.closed).code).toBe(4401);
     await expect(openDeviceStream(server.url, device)).rejects.toThrow(/401/);
   });
+
+  it("closes the streams of all of a user's devices when the user is deleted", async () => {
+    const phone = await newDevice();
+    const tablet = await newDevice(phone.userId);
+    const streams = await Promise.all([openDeviceStream(server.url, phone), openDeviceStream(server.url, tablet)]);
+    expect((await api.delete(`/v1/users/${phone.userId}`)).status).toBe(204);
+    expect(await Promise.all(streams.map(async (stream) => (await stream.closed).code))).toEqual([4401, 4401]);
+    await expect(openDeviceStream(server.url, tablet)).rejects.toThrow(/401/);
+  });
 });

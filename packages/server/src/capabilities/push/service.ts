@@ -9,6 +9,7 @@ import type { ChallengeRecord } from '../challenges/store.ts';
 import { DeviceDecisionError, verifyDeviceDecision } from '../devices/device-signature.ts';
 import type { DeviceRecord } from '../devices/store.ts';
 import type { FactorService } from '../factors/service.ts';
+import type { UserService } from '../users/service.ts';
 import { drawNumbers } from './number-matching.ts';
 import type { PushRelay } from './relay.ts';
 import { PushStore } from './store.ts';
@@ -45,9 +46,12 @@ export class PushChallenges {
     private readonly apps: AppService,
     private readonly lifecycle: ChallengeLifecycle,
     factors: FactorService,
+    users: UserService,
     private readonly relay: PushRelay | null,
   ) {
     this.#store = new PushStore(db);
+    // A removed user's devices went with them: their streams close as a removed device's does.
+    users.onRemove((appId, userId) => this.#publish(userDevicesTopic(appId, userId), { type: 'device_removed' }));
     // A removed device's stream closes (its push factor's removal deletes the device); with the user's
     // last device gone, their push challenges cannot be answered any more, so they fail at once.
     factors.onRemove(async (factor) => {

@@ -16,6 +16,7 @@ export type CodeGuardResult = { locked: false; wrongCodesLeft: number } | { lock
  */
 export class UserService {
   readonly #store: UserStore;
+  readonly #removalHooks: Array<(appId: string, userId: string) => void> = [];
 
   constructor(private readonly db: Database) {
     this.#store = new UserStore(db);
@@ -35,8 +36,16 @@ export class UserService {
     return this.#store.upsert(appId, userId, profile);
   }
 
+  /** `hook` runs once a user's removal has committed (their factors, challenges and devices are gone with them). */
+  onRemove(hook: (appId: string, userId: string) => void): void {
+    this.#removalHooks.push(hook);
+  }
+
   async remove(appId: string, userId: string): Promise<void> {
     if (!(await this.#store.delete(appId, userId))) throw ApiError.notFound('User');
+    this.db.afterCommit(() => {
+      for (const hook of this.#removalHooks) hook(appId, userId);
+    });
   }
 
   /**
