@@ -124,12 +124,14 @@ const analysis = [
   'A track needs one read of the user’s history (active factor types; whether the device was seen on an allowed or ' +
     'passed action; failed challenges, fraud reports and earlier tracks of the action, each only as far back and as ' +
     'many rows as the rules compare with) and one write (the action, and its user on first use). Both are steps of ' +
-    'one batcher (capabilities/actions/batcher.ts, track-store.ts): **each statement writes the tracks decided since ' +
+    'one batcher (platform/batcher.ts, actions/track-store.ts): **each statement writes the tracks decided since ' +
     'the last one and reads the histories of the tracks that arrived**, one batch at a time, so a track takes part ' +
-    'in two statements, each shared with the other tracks in flight. At 32 concurrent tracks that measured ' +
-    '**0.15 commits (statements) per track**, i.e. batches of ≈ 7; a lone track runs at once (2 statements, 1 ' +
-    'durable commit, the answer after the commit). The first version (separate read and write batchers, arrays as ' +
-    'parameters) measured 0.24–0.64 commits per track. With a `callback_url` each track adds an outbox INSERT in ' +
+    'in two statements, each shared with the other tracks in flight. The batcher lets the answered callers run ' +
+    'before it takes the next batch, so that a track\'s write joins the statement right after its read: at 32 ' +
+    'concurrent tracks that measures **0.10–0.11 commits (statements) per track**, i.e. batches of ≈ 10 (0.14 and ' +
+    'batches of ≈ 7 before 2026-12-04, when the write waited for the statement after next). A lone track runs at ' +
+    'once (2 statements, 1 durable commit, the answer after the commit). The first version (separate read and write ' +
+    'batchers) measured 0.24–0.64 commits per track. With a `callback_url` each track adds an outbox INSERT in ' +
     'its batch’s transaction.',
   '',
   '### Where the time goes (profiled 2026-12-03 08:37 on PostgreSQL; redo after server changes)',
@@ -149,10 +151,7 @@ const analysis = [
   '**Target** (PostgreSQL): ≥ 30 % of the bare route. **Not met**. 2026-12-04 (AMD EPYC VM, no server change for ' +
     'tracks but the shared Batcher\'s): 13.6 %, 11.0 % and 11.5 % in three runs (3,432, 3,904 and 4,831 tracks/s, p99 ' +
     '21–36 ms) against bare routes of 25,000, 35,000 and 42,000 req/s: the bare route\'s rate swings with the VM more ' +
-    'than the track\'s. In the last run PostgreSQL was set to `plan_cache_mode = force_generic_plan`: its CPU per ' +
-    'track fell from 111 to 86 µs (the batched statement is otherwise planned again on every call, since a custom ' +
-    'plan, which sees the arrays\' lengths, looks cheaper than the generic plan\'s 10 rows per unnest); a ' +
-    'lead, not adopted: it changes the plans of every statement. Earlier: 13.2 % (2026-12-03 19:47, an AMD ' +
+    'than the track\'s. Earlier: 13.2 % (2026-12-03 19:47, an AMD ' +
     'EPYC VM, bare route 19,000–21,000 req/s: 2,784 tracks/s, p99 26 ms, 202 µs of Tessera\'s CPU per track); 11.0 % ' +
     'that afternoon on an Intel Xeon VM whose bare route ran at 31,000–42,000 req/s, 2–3 × the figure of ' +
     '/work/shared/MEASURED.md (3,454 tracks/s, p99 27 ms, 142 µs of Tessera\'s CPU and 84 µs of PostgreSQL\'s per ' +
@@ -162,6 +161,26 @@ const analysis = [
     'foreign key from actions to users (delete a user’s actions in UserService.remove instead: no row lock per ' +
     'action); fewer indexes on actions (the device index could be a table of known devices, written only on ' +
     'ALLOW/CHALLENGE_SUCCEEDED); a smaller answer (the token is ≈ 300 bytes and appears twice, in `token` and `url`).',
+  '',
+  '### 2026-12-04, evening',
+  '',
+  'A slower machine: the same AMD EPYC VM model ran HMAC-SHA1 at 188,000/s (480,000 in /work/shared/MEASURED.md) and ' +
+    'the bare route at 8,400–13,200 req/s, so absolute rates and CPU times are 2–3 × those above and only the ratio ' +
+    'compares. Sixteen runs on PostgreSQL while trying the changes below: 14.4–21.3 % of the bare route (1,351–2,506 tracks/s, p99 25–56 ms). Two changes:',
+  '- **The write joins the next statement** (the batcher change above): 0.135–0.141 → 0.103–0.111 commits per ' +
+    'track, in three runs each way.',
+  '- **No promise hook outside transactions**: the transaction scope (an AsyncLocalStorage) made Node run a hook for ' +
+    'every promise of the process once the first transaction had run; it is now enabled only while a transaction is ' +
+    'open (platform/database/database.ts). A loop of async calls ran 2.6 × slower with it enabled; Tessera\'s CPU per ' +
+    'track fell from 289–334 µs to 274–288 µs (three runs each way, the same hour).',
+  '',
+  'The plan-cache lead of the morning is closed. EXPLAIN ANALYZE of the statement for a batch of 7 on an idle server: ' +
+    'planning 0.5 ms, execution 0.6 ms, so PostgreSQL plans it afresh for every batch (a custom plan, which sees the ' +
+    'arrays and the time bounds, always looks cheaper than the generic one). But a generic plan kept from the first ' +
+    'executions, over tables still empty, ran a batch of 7 in 9–10 ms instead of 2.3 ms in a microbenchmark ' +
+    '(`force_generic_plan`): a cached generic plan cannot be trusted as tables grow, so the plans stay custom. Hiding ' +
+    'the arrays\' lengths behind a text parameter (`$2::text::text[]`) did not make PostgreSQL choose the generic plan: ' +
+    'the time bounds still make the custom one look cheaper.',
 ].join('\n');
 
 export const actionsTrack: Scenario = {

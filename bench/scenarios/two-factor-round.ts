@@ -267,6 +267,10 @@ const analysis = [
     'challenge and the factor (the user\'s lock is what keeps the lockout exact when right and wrong codes race), and ' +
     'three indexes of challenges take each insert.',
   '',
+  '### The evening of 2026-12-04',
+  '',
+  'A machine 2–3 × slower than that morning (HMAC-SHA1 at 188,000/s against 480,000 in /work/shared/MEASURED.md; the bare route at 8,400–10,000 req/s). On PostgreSQL, four runs (the first before the changes below, two under the V8 profiler): **19.0–20.9 % of the bare route**, 856–992 rounds/s, p99 56–69 ms. The p99 target is a time, not a ratio: at 32 rounds in flight on a machine this slow the round\'s p50 alone is 31–37 ms. What changed for the round: Node\'s per-promise hook is off outside transactions (platform/database/database.ts; see actions-track), and the enrolment\'s QR code is drawn in ≈ 0.4 ms instead of 16.5 ms (platform/qr-code.ts), so enrolment ran at 225–440 users/s instead of 63.',
+  '',
   '### Where the time goes (profiled 2026-12-03, before group commit; redo after server changes)',
   '',
   'The machine was shared that day (load average 6–12 from other sessions\' test runs and benches): absolute ' +
