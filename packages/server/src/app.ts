@@ -57,6 +57,8 @@ export interface AppDeps {
   metrics: Metrics;
   logger: Logger;
   adminToken: string;
+  /** GET /metrics wants this bearer token when set (TESSERA_METRICS_TOKEN). */
+  metricsToken: string | null;
   publicUrl: string;
   trustProxy: boolean;
   rateLimiter: RateLimiter;

@@ -47,6 +47,7 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://db/x' }, /DATABASE_URL must start with postgres/],
     [{ REDIS_URL: 'http://cache' }, /REDIS_URL must start with redis/],
     [{ TESSERA_ADMIN_TOKEN: 'short' }, /TESSERA_ADMIN_TOKEN must be at least 32/],
+    [{ TESSERA_METRICS_TOKEN: 'short' }, /TESSERA_METRICS_TOKEN must be at least 32/],
     [{ TESSERA_MASTER_KEY: Buffer.alloc(16).toString('base64') }, /TESSERA_MASTER_KEY must be the base64 encoding of exactly 32 bytes/],
     [{ TESSERA_MASTER_KEY: 'not base64 at all!' }, /TESSERA_MASTER_KEY/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],

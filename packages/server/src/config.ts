@@ -10,6 +10,8 @@ export interface Config {
   databaseUrl: string | null;
   redisUrl: string | null;
   adminToken: string | null;
+  /** When set, GET /metrics wants it as a bearer token; else the metrics are open (scraped from inside the network). */
+  metricsToken: string | null;
   masterKey: Buffer | null;
   previousMasterKeys: Buffer[];
   logLevel: LogLevel;
@@ -39,7 +41,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(nonEmpty(env.TESSERA_DATA_DIR) ?? './data'),
     databaseUrl: parseUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
     redisUrl: parseUrl('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
-    adminToken: parseAdminToken(env.TESSERA_ADMIN_TOKEN),
+    adminToken: parseToken('TESSERA_ADMIN_TOKEN', env.TESSERA_ADMIN_TOKEN),
+    metricsToken: parseToken('TESSERA_METRICS_TOKEN', env.TESSERA_METRICS_TOKEN),
     masterKey: parseMasterKey('TESSERA_MASTER_KEY', env.TESSERA_MASTER_KEY),
     previousMasterKeys: (nonEmpty(env.TESSERA_PREVIOUS_MASTER_KEYS) ?? '')
       .split(',')
@@ -110,11 +113,11 @@ function parsePublicUrl(value: string | undefined): string | null {
   return url.href.replace(/\/+$/, '');
 }
 
-function parseAdminToken(value: string | undefined): string | null {
+function parseToken(name: string, value: string | undefined): string | null {
   const raw = nonEmpty(value);
   if (raw === undefined) return null;
   if (raw.length < 32) {
-    throw new ConfigError('TESSERA_ADMIN_TOKEN must be at least 32 characters (use a random value).');
+    throw new ConfigError(`${name} must be at least 32 characters (use a random value).`);
   }
   return raw;
 }

@@ -84,6 +84,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metrics: new Metrics(),
       logger,
       adminToken: adminToken.value,
+      metricsToken: config.metricsToken,
       publicUrl,
       trustProxy: config.trustProxy,
       rateLimiter,

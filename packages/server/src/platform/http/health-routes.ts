@@ -2,9 +2,17 @@ import type { FastifyInstance } from 'fastify';
 import type { RealtimeBus } from '../bus/bus.ts';
 import type { Database } from '../database/database.ts';
 import type { Metrics } from '../metrics.ts';
+import { secretsEqual } from '../secrets.ts';
+import { ApiError } from './api-error.ts';
 
-/** Liveness, readiness and Prometheus metrics; no credentials, no secrets. */
-export function healthRoutes(app: FastifyInstance, deps: { db: Database; bus: RealtimeBus; metrics: Metrics }): void {
+/**
+ * Liveness, readiness and Prometheus metrics; no secrets. The probes need no credentials; the metrics need the
+ * metrics token as a bearer token when one is configured.
+ */
+export function healthRoutes(
+  app: FastifyInstance,
+  deps: { db: Database; bus: RealtimeBus; metrics: Metrics; metricsToken: string | null },
+): void {
   const hidden = { schema: { hide: true } };
   app.get('/healthz', hidden, async () => ({ status: 'ok' }));
 
@@ -22,7 +30,16 @@ export function healthRoutes(app: FastifyInstance, deps: { db: Database; bus: Re
     return { status: ready ? 'ready' : 'unavailable', database, bus };
   });
 
-  app.get('/metrics', hidden, async (_request, reply) => {
+  app.get('/metrics', hidden, async (request, reply) => {
+    const { metricsToken } = deps;
+    if (metricsToken !== null) {
+      const [scheme = '', token = ''] = (request.headers.authorization ?? '').split(' ', 2);
+      if (scheme.toLowerCase() !== 'bearer' || !secretsEqual(token, metricsToken)) {
+        throw new ApiError('unauthorized', 'The metrics need "Authorization: Bearer <TESSERA_METRICS_TOKEN>".', {
+          headers: { 'www-authenticate': 'Bearer realm="tessera-metrics"' },
+        });
+      }
+    }
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

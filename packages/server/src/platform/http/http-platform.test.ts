@@ -77,3 +77,27 @@ describe('HTTP platform', () => {
     expect(logs).not.toContain(Buffer.from(`${app_id}:${app_secret}`).toString('base64'));
   });
 });
+
+describe('metrics behind TESSERA_METRICS_TOKEN', () => {
+  const metricsToken = 'metrics-token-'.padEnd(40, 'm');
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+
+  beforeAll(async () => {
+    server = await startTestServer('pglite', { env: { TESSERA_METRICS_TOKEN: metricsToken } });
+  });
+  afterAll(() => server?.stop());
+
+  it('answers 401 without the token, or with another one (the admin token too), and the metrics with it', async () => {
+    const api = client(server.url, null);
+    const wrong: Array<Record<string, string>> = [{}, { authorization: `Bearer ${testAdminToken}` }, { authorization: `Basic ${metricsToken}` }];
+    for (const headers of wrong) {
+      const refused = await api.get('/metrics', { headers });
+      expect([refused.status, refused.body.error.code]).toEqual([401, 'unauthorized']);
+      expect(refused.headers.get('www-authenticate')).toContain('Bearer');
+    }
+    const metrics = await api.get('/metrics', { headers: { authorization: `Bearer ${metricsToken}` } });
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('tessera_process_cpu_seconds_total');
+    expect((await api.get('/healthz')).status).toBe(200);
+  });
+});
