@@ -108,4 +108,13 @@ export class ActionStore {
   async recordEnrollment(id: string, factorId: string): Promise<void> {
     await this.db.query('UPDATE actions SET enroll_factor_id = $2 WHERE id = $1', [id, factorId]);
   }
+
+  /** The factors the client API enrolled for the user, through any of their actions (some since deleted). */
+  async enrolledFactorIds(appId: string, userId: string): Promise<string[]> {
+    const rows = await this.db.query<{ enroll_factor_id: string }>(
+      'SELECT DISTINCT enroll_factor_id FROM actions WHERE app_id = $1 AND user_id = $2 AND enroll_factor_id IS NOT NULL',
+      [appId, userId],
+    );
+    return rows.map((row) => row.enroll_factor_id);
+  }
 }

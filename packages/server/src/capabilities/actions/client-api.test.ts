@@ -149,6 +149,30 @@ describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (k
     expect(again.body.error.code).toBe('enrollment_not_allowed');
   });
 
+  it("leaves one unverified factor however often the user is offered enrolment; the app's own stays", async () => {
+    const userId = newUserId();
+    const ownEnrolment = await api.post(`/v1/users/${userId}/factors`, { type: 'totp' });
+    expect(ownEnrolment.status).toBe(201);
+    const secrets: string[] = [];
+    for (const tracked of [await track(api, userId, 'signIn'), await track(api, userId, 'signIn')]) {
+      for (let visit = 0; visit < 2; visit++) {
+        const enrolled = await anonymous.post('/v1/client/totp/enroll', undefined, as(tracked.token));
+        expect(enrolled.status).toBe(200);
+        secrets.push(enrolled.body.secret);
+      }
+    }
+    expect(new Set(secrets).size).toBe(4);
+    const factorIds = (await api.get(`/v1/users/${userId}`)).body.factors.map((factor: { factor_id: string }) => factor.factor_id).sort();
+    expect(factorIds).toHaveLength(2);
+    expect(factorIds).toContain(ownEnrolment.body.factor_id);
+    // The one left is the last one offered: its first code passes the challenge.
+    await awayFromStepBoundary();
+    const last = await track(api, userId, 'signIn');
+    const enrolled = await anonymous.post('/v1/client/totp/enroll', undefined, as(last.token));
+    const verified = await anonymous.post('/v1/client/totp/verify', { code: await oathtool(enrolled.body.secret) }, as(last.token));
+    expect(verified.status).toBe(200);
+  });
+
   it('a recovery code passes the challenge too', async () => {
     const user = await totpUser(api);
     const codes = (await api.post(`/v1/users/${user.userId}/recovery-codes`)).body.codes as string[];

@@ -60,15 +60,20 @@ export class ClientService {
     return { action, factorTypes: [...new Set(factors.filter((f) => f.status === 'active').map((f) => f.type))] };
   }
 
-  /** A new TOTP secret for a user with no active factor yet; a later call replaces this action's unverified one. */
+  /**
+   * A new TOTP secret for a user with no active factor yet. It replaces the unverified factors that earlier calls made
+   * for the user (for this action or another), so that visits to the hosted page leave one unverified factor, not one
+   * each; an unverified factor the app enrolled itself stays.
+   */
   async enrollTotp(session: ClientSession): Promise<ClientTotpEnrollment> {
     const action = await this.#challengeable(session);
     return this.db.transaction(async () => {
       const factors = await this.factors.list(session.appId, session.userId);
       // Otherwise whoever holds a track token could add a factor of their own and pass the challenge with it.
       if (factors.some((factor) => factor.status === 'active')) throw new ApiError('enrollment_not_allowed');
-      if (action.enroll_factor_id && factors.some((factor) => factor.factor_id === action.enroll_factor_id)) {
-        await this.factors.remove(session.appId, action.enroll_factor_id);
+      const enrolledHere = new Set(await this.#store.enrolledFactorIds(session.appId, session.userId));
+      for (const factor of factors) {
+        if (factor.status === 'unverified' && enrolledHere.has(factor.factor_id)) await this.factors.remove(session.appId, factor.factor_id);
       }
       const enrolled = await this.factors.enrollTotp(session.appId, session.userId, {});
       await this.#store.recordEnrollment(action.id, enrolled.factor_id);
