@@ -61,7 +61,8 @@ export interface Challenge {
   message: string | null;
   details: Record<string, unknown> | null;
   hidden_details: Record<string, unknown> | null;
-  attempts_left: number;
+  /** TOTP and recovery challenges: wrong codes this challenge still accepts (absent for push). */
+  attempts_left?: number;
   expires_at: string;
   created_at: string;
   resolved_at: string | null;

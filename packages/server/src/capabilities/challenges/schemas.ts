@@ -51,7 +51,7 @@ export const challengeSchema = Type.Object({
   message: nullable(Type.String()),
   details: nullableObject,
   hidden_details: nullableObject,
-  attempts_left: Type.Integer({ description: 'Wrong codes this challenge still accepts.' }),
+  attempts_left: Type.Optional(Type.Integer({ description: 'TOTP and recovery challenges: wrong codes this challenge still accepts.' })),
   expires_at: dateTime,
   created_at: dateTime,
   resolved_at: nullableDateTime,

@@ -62,7 +62,8 @@ export function toChallenge(row: ChallengeRecord): Challenge {
     message: row.message,
     details: row.details,
     hidden_details: row.hidden_details,
-    attempts_left: Math.max(0, maxAttemptsPerChallenge - row.attempts),
+    // Only a code is guessed: a push challenge is answered by a signed decision, so it has no attempts to count.
+    ...(row.factor_type !== 'push' ? { attempts_left: Math.max(0, maxAttemptsPerChallenge - row.attempts) } : {}),
     expires_at: row.expires_at.toISOString(),
     created_at: row.created_at.toISOString(),
     resolved_at: row.resolved_at ? row.resolved_at.toISOString() : null,

@@ -51,6 +51,7 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: 'pending', factor_type: 'push', factor_id: null, user_id: device.userId });
     expect(created.body.number).toBeUndefined();
+    expect(created.body).not.toHaveProperty('attempts_left'); // nothing to guess: a push is answered by a signed decision
     const id: string = created.body.challenge_id;
 
     const delivered = await stream.next('challenge', (message) => message.challenge.challenge_id === id);
