@@ -72,7 +72,10 @@ export class ChallengeService {
   }
 
   async create(appId: string, userId: string, body: CreateChallenge): Promise<Challenge> {
-    await this.#limitCreation(appId, userId);
+    return this.#limitedCreation(appId, [userId], () => this.#create(appId, userId, body));
+  }
+
+  async #create(appId: string, userId: string, body: CreateChallenge): Promise<Challenge> {
     const app = await this.apps.get(appId);
     const challenge = {
       id: newId('chl'),
@@ -107,8 +110,7 @@ export class ChallengeService {
     const userIds = [...new Set(body.user_ids)];
     if (userIds.length !== body.user_ids.length) throw ApiError.invalid('user_ids', 'must not name a user twice');
     if (body.quorum > userIds.length) throw ApiError.invalid('quorum', `must be at most the number of user_ids (${userIds.length})`);
-    for (const userId of userIds) await this.#limitCreation(appId, userId);
-    const created = await this.push.create(appId, userIds, body.quorum, {
+    const challenge = {
       factorId: null,
       referenceId: body.reference_id ?? null,
       message: body.message,
@@ -116,16 +118,32 @@ export class ChallengeService {
       hiddenDetails: body.hidden_details ?? null,
       expiresInSeconds: body.expires_in ?? defaultExpiresInSeconds,
       numberMatching: false,
-    });
-    return toChallenge(created);
+    };
+    return this.#limitedCreation(appId, userIds, async () => toChallenge(await this.push.create(appId, userIds, body.quorum, challenge)));
   }
 
-  async #limitCreation(appId: string, userId: string): Promise<void> {
-    const rate = await this.rateLimiter.hit(`challenges:${appId}:${userId}`, this.options.creationsPerUserPerMinute, 60);
-    if (!rate.allowed) {
-      throw new ApiError('rate_limited', 'Too many challenges for this user; retry later.', {
-        headers: { 'retry-after': String(rate.retryAfterSeconds) },
-      });
+  /**
+   * Counts a creation against each user's per-minute limit, then creates. Only creations count: a call refused
+   * for another reason (an unknown user, no factor, number matching on a TOTP factor, three pushes pending) gives
+   * its hits back, so that a caller's mistakes do not use up the user's challenges.
+   */
+  async #limitedCreation(appId: string, userIds: string[], create: () => Promise<Challenge>): Promise<Challenge> {
+    const counted: string[] = [];
+    try {
+      for (const userId of userIds) {
+        const key = `challenges:${appId}:${userId}`;
+        const rate = await this.rateLimiter.hit(key, this.options.creationsPerUserPerMinute, 60);
+        if (!rate.allowed) {
+          throw new ApiError('rate_limited', 'Too many challenges for this user; retry later.', {
+            headers: { 'retry-after': String(rate.retryAfterSeconds) },
+          });
+        }
+        counted.push(key);
+      }
+      return await create();
+    } catch (error) {
+      await Promise.allSettled(counted.map((key) => this.rateLimiter.release(key)));
+      throw error;
     }
   }
 

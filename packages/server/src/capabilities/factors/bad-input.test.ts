@@ -143,6 +143,12 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
       const limitedApi = client(limited.url, { app });
       const one = await totpUser(limitedApi);
       const two = await totpUser(limitedApi);
+      // Refused calls do not count: number matching on a TOTP factor, a factor that does not exist, no such user.
+      for (let i = 0; i < 3; i++) {
+        expect((await limitedApi.post(`/v1/users/${one.userId}/challenges`, { number_matching: true })).status).toBe(400);
+        expect((await limitedApi.post(`/v1/users/${one.userId}/challenges`, { factor_id: 'fac_missing' })).status).toBe(404);
+      }
+      expect((await limitedApi.post('/v1/users/nobody/challenges', {})).status).toBe(404);
       for (let i = 0; i < 3; i++) expect((await limitedApi.post(`/v1/users/${one.userId}/challenges`, {})).status).toBe(201);
       const refused = await limitedApi.post(`/v1/users/${one.userId}/challenges`, {});
       expect(refused.status).toBe(429);
