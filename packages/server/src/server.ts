@@ -1,4 +1,5 @@
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { buildApp, type BuiltApp } from './app.ts';
 import type { DeviceOptions } from './capabilities/devices/service.ts';
@@ -67,7 +68,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     const onBusError = (error: unknown) => logger.warn({ err: error }, 'realtime bus error');
-    const bus: RealtimeBus = config.redisUrl ? await RedisBus.connect(config.redisUrl, onBusError) : new InProcessBus(onBusError);
+    // Named per instance in Redis's CLIENT LIST: tessera-bus:<host>:<port>.
+    const bus: RealtimeBus = config.redisUrl
+      ? await RedisBus.connect(config.redisUrl, onBusError, `tessera-bus:${hostname()}:${port}`)
+      : new InProcessBus(onBusError);
     cleanup.unshift(() => bus.close());
     // One connection serves the rate limits and the nonces (the bus keeps its own two for pub/sub).
     const redis = config.redisUrl

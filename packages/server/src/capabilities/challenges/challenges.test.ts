@@ -1,5 +1,7 @@
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseKinds, startTestServer } from '../../../test/harness.ts';
+import { databaseKinds, startTestServer, withClient } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
 import { awayFromStepBoundary, oathtool } from '../../../test/otp-tools.ts';
 import { newChallenge, totpUser } from '../../../test/totp-user.ts';
@@ -163,6 +165,32 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     const before = Date.now();
     expect((await api.get(`/v1/challenges/${pending}?wait=1`)).body.status).toBe('pending');
     expect(Date.now() - before).toBeGreaterThanOrEqual(900);
+  });
+
+  // A long-poll does not read again on a timer: after a gap in the bus (the server's Redis subscription dropped),
+  // it reads again, so a change whose message was lost meanwhile is still seen long before the wait ends.
+  it.runIf(kind === 'postgres' && process.env.TESSERA_TEST_REDIS_URL)('long-polls: reads again after the bus lost messages', async () => {
+    const user = await totpUser(api);
+    const id = await newChallenge(api, user.userId);
+    const started = Date.now();
+    const waiting = api.get(`/v1/challenges/${id}?wait=30`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The change is committed with no message (as if it were published while the subscription was down).
+    await withClient(server.storage.databaseUrl as string, (db) =>
+      db.query(`UPDATE challenges SET status = 'verified', resolved_at = now() WHERE id = $1`, [id]),
+    );
+    const redis = new Redis(process.env.TESSERA_TEST_REDIS_URL as string);
+    try {
+      const name = `tessera-bus:${hostname()}:${new URL(server.url).port}:subscriber`;
+      const clients = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const ids = clients.split('\n').filter((line) => line.includes(` name=${name} `)).map((line) => /\bid=(\d+)/.exec(line)?.[1]);
+      expect(ids).toHaveLength(1);
+      await redis.call('CLIENT', 'KILL', 'ID', ids[0] as string);
+    } finally {
+      redis.disconnect();
+    }
+    expect((await waiting).body.status).toBe('verified');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('ends the pending challenges of a factor when it is deleted', async () => {

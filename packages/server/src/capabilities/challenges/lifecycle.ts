@@ -75,24 +75,34 @@ export class ChallengeLifecycle {
   }
 
   /**
-   * A wait for the next change of a challenge. Listen before reading, so that a change between the
-   * read and the wait is not missed; `cancel` when the wait is not needed. The wait resolves with the
-   * changed challenge when the message carried it, else (a timeout, an abort) with null.
+   * A wait for the next change of a challenge. Listen before reading: once `listening` resolves, no change
+   * committed after the read can be missed (`cancel` when the wait is not needed). The wait resolves with the
+   * changed challenge when the message carried it, else (a timeout, an abort, a gap in the bus) with null.
    */
-  nextChange(challengeId: string, signal?: AbortSignal): { wait(timeoutMs: number): Promise<Challenge | null>; cancel(): void } {
+  nextChange(
+    challengeId: string,
+    signal?: AbortSignal,
+  ): { listening: Promise<void>; wait(timeoutMs: number): Promise<Challenge | null>; cancel(): void } {
     let wake = () => {};
     let changed: Challenge | null | undefined;
     const unsubscribe = this.bus.subscribe(topic(challengeId), (message) => {
       changed = (message.challenge as Challenge | undefined) ?? null;
       wake();
     });
+    // A gap: the bus may have lost the message, so the reader reads again.
+    const leaveGaps = this.bus.onGap(() => {
+      changed ??= null;
+      wake();
+    });
     const onAbort = () => wake();
     signal?.addEventListener('abort', onAbort);
     const cancel = () => {
       unsubscribe();
+      leaveGaps();
       signal?.removeEventListener('abort', onAbort);
     };
     return {
+      listening: this.bus.subscribed(topic(challengeId)),
       cancel,
       wait: (timeoutMs) =>
         new Promise<Challenge | null>((resolve) => {

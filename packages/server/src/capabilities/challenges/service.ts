@@ -45,8 +45,6 @@ type VerifyOutcome =
   | { kind: 'not_pending'; challenge: ChallengeRecord }
   | { kind: 'locked'; retryAfterSeconds: number };
 
-const recheckMs = 2_000;
-
 /**
  * Challenges: create one for a user's factor, verify a code (TOTP or recovery), read it, wait for it to
  * change. Every decision is one transaction under the user's lock; the event and the wake-up of waiting
@@ -215,24 +213,27 @@ export class ChallengeService {
 
   /**
    * Reads a challenge; with `waitSeconds`, holds the read until it changes, expires or the time is up.
-   * A change wakes the reader through the bus; it also looks again every few seconds, since a bus
-   * message can be missed (a Redis subscription is not instant).
+   * A change wakes the reader through the bus; the reader reads again only then, at the expiry, at the
+   * deadline, or after a gap in the bus (a lost connection to Redis), never on a timer.
    */
   async get(appId: string, challengeId: string, waitSeconds = 0, signal?: AbortSignal): Promise<Challenge> {
     const deadline = Date.now() + waitSeconds * 1000;
     for (;;) {
-      // Listen before reading, so that a change between the read and the wait is not missed.
-      const change = this.lifecycle.nextChange(challengeId, signal);
-      const challenge = await this.#read(appId, challengeId).catch((error: unknown) => {
-        change.cancel();
-        throw error;
-      });
+      // Listen before reading (a Redis subscription is confirmed first), so that a change between the read and the
+      // wait is not missed.
+      const change = waitSeconds > 0 ? this.lifecycle.nextChange(challengeId, signal) : null;
+      const challenge = await (change?.listening ?? Promise.resolve())
+        .then(() => this.#read(appId, challengeId))
+        .catch((error: unknown) => {
+          change?.cancel();
+          throw error;
+        });
       const left = deadline - Date.now();
-      if (challenge.status !== 'pending' || left <= 0 || signal?.aborted) {
-        change.cancel();
+      if (!change || challenge.status !== 'pending' || left <= 0 || signal?.aborted) {
+        change?.cancel();
         return toChallenge(challenge);
       }
-      const changed = await change.wait(Math.max(50, Math.min(left, challenge.expires_at.getTime() - Date.now() + 20, recheckMs)));
+      const changed = await change.wait(Math.max(50, Math.min(left, challenge.expires_at.getTime() - Date.now() + 20)));
       // An ending is final: the message's copy is the row as it committed. Anything else is read again.
       if (changed && changed.status !== 'pending') return changed;
     }

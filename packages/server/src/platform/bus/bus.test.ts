@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { InProcessBus, type BusMessage, type RealtimeBus } from './bus.ts';
 import { RedisBus } from './redis-bus.ts';
@@ -54,4 +55,43 @@ describe.runIf(process.env.TESSERA_TEST_REDIS_URL)('Redis bus', () => {
       await Promise.all([a.close(), b.close()]);
     }
   });
+
+  it('reports a gap when its subscription connection drops, and carries messages again after it', async () => {
+    const url = process.env.TESSERA_TEST_REDIS_URL as string;
+    const name = `tessera-bus-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const [a, b] = await Promise.all([RedisBus.connect(url), RedisBus.connect(url, () => {}, name)]);
+    const admin = new Redis(url);
+    try {
+      const topic = `test.${Math.random()}`;
+      const gaps: number[] = [];
+      b.onGap(() => gaps.push(Date.now()));
+      const leave = b.subscribe(topic, () => {});
+      await b.subscribed(topic);
+      expect(gaps).toEqual([]);
+      const gap = new Promise<void>((resolve) => b.onGap(resolve));
+      const killed = await killByName(admin, `${name}:subscriber`);
+      expect(killed).toBe(1);
+      await gap;
+      expect(gaps).toHaveLength(1);
+      // ioredis resubscribed before the gap was reported: a message published now arrives.
+      const received = nextMessage(b, topic);
+      await a.publish(topic, { after: 'gap' });
+      expect(await received).toEqual({ after: 'gap' });
+      leave();
+    } finally {
+      admin.disconnect();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
+
+/** Kills the Redis connections named `name`; answers how many. */
+async function killByName(admin: Redis, name: string): Promise<number> {
+  const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+  const ids = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /(?:^|\s)id=(\d+)/.exec(line)?.[1] as string);
+  for (const id of ids) await admin.call('CLIENT', 'KILL', 'ID', id);
+  return ids.length;
+}

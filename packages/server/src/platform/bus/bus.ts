@@ -13,6 +13,11 @@ export interface RealtimeBus {
   subscribe(topic: string, handler: BusHandler): Unsubscribe;
   /** Resolves once messages published on `topic` from now on reach this instance's subscribers. */
   subscribed(topic: string): Promise<void>;
+  /**
+   * Calls `listener` whenever messages may have been lost: the connection to Redis dropped and is back (and
+   * resubscribed). Whoever waits for a change reads again what it waits for, instead of polling for it.
+   */
+  onGap(listener: () => void): Unsubscribe;
   /** Resolves when the bus can carry messages (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -70,6 +75,11 @@ export class InProcessBus implements RealtimeBus {
   }
 
   async subscribed(): Promise<void> {}
+
+  /** In one process nothing is lost. */
+  onGap(): Unsubscribe {
+    return () => {};
+  }
 
   async ping(): Promise<void> {}
 

@@ -13,11 +13,20 @@ export class RedisBus implements RealtimeBus {
   // Topics whose SUBSCRIBE Redis has not confirmed yet.
   readonly #confirming = new Map<string, Promise<unknown>>();
   readonly #onError: (error: unknown) => void;
+  readonly #gapListeners = new Set<() => void>();
 
   private constructor(publisher: Redis, subscriber: Redis, onError: (error: unknown) => void) {
     this.#publisher = publisher;
     this.#subscriber = subscriber;
     this.#onError = onError;
+    // After the first connection, "ready" means a reconnection: what was published meanwhile is lost. ioredis
+    // sends the resubscriptions right after this event; the listeners run after them, so that what they
+    // subscribe or unsubscribe in turn goes to Redis in order.
+    subscriber.on('ready', () => {
+      queueMicrotask(() => {
+        for (const listener of this.#gapListeners) listener();
+      });
+    });
     subscriber.on('message', (channel: string, raw: string) => {
       let message: BusMessage;
       try {
@@ -30,9 +39,10 @@ export class RedisBus implements RealtimeBus {
     });
   }
 
-  static async connect(url: string, onError: (error: unknown) => void = () => {}): Promise<RedisBus> {
-    const publisher = openRedis(url, onError, { lazyConnect: true });
-    const subscriber = openRedis(url, onError, { lazyConnect: true });
+  /** `name` names the two connections in Redis's CLIENT LIST (`<name>:publisher`, `<name>:subscriber`). */
+  static async connect(url: string, onError: (error: unknown) => void = () => {}, name = 'tessera-bus'): Promise<RedisBus> {
+    const publisher = openRedis(url, onError, { lazyConnect: true, connectionName: `${name}:publisher` });
+    const subscriber = openRedis(url, onError, { lazyConnect: true, connectionName: `${name}:subscriber` });
     await Promise.all([publisher.connect(), subscriber.connect()]);
     return new RedisBus(publisher, subscriber, onError);
   }
@@ -58,6 +68,11 @@ export class RedisBus implements RealtimeBus {
 
   async subscribed(topic: string): Promise<void> {
     await this.#confirming.get(topic);
+  }
+
+  onGap(listener: () => void): Unsubscribe {
+    this.#gapListeners.add(listener);
+    return () => void this.#gapListeners.delete(listener);
   }
 
   async ping(): Promise<void> {
