@@ -70,12 +70,22 @@ export interface AppDeps {
   pushRelay?: PushRelayOptions | null;
   qrLogins?: Partial<QrLoginOptions>;
   webhooks?: Partial<DispatcherOptions>;
+  /** Days the delivery log keeps a delivery that ended (delivered or failed). */
+  webhookRetentionDays: number;
+}
+
+/** What one housekeeping pass forgot, in rows. */
+export interface HousekeepingReport {
+  idempotency_keys: number;
+  webhook_deliveries: number;
+  device_registrations: number;
 }
 
 export interface BuiltApp {
   http: FastifyInstance;
   dispatcher: WebhookDispatcher;
-  idempotency: Idempotency;
+  /** Forgets what has ended and is no longer needed: the caller runs it now and then. */
+  housekeeping(): Promise<HousekeepingReport>;
   challenges: ChallengeService;
   /** QR login; the caller starts and stops its socket sweep (`qrLogins.hub`) and runs `expireDue`. */
   qrLogins: QrLoginService;
@@ -169,5 +179,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     { table: 'server_secrets', idColumn: 'name', column: 'secret_enc', context: serverSecretContext },
     { table: 'qr_logins', idColumn: 'id', column: 'private_key_enc', context: loginKeyContext },
   ];
-  return { http, dispatcher, idempotency, challenges, qrLogins, encryptedColumns };
+  const housekeeping = async (): Promise<HousekeepingReport> => ({
+    idempotency_keys: await idempotency.purgeExpired(),
+    webhook_deliveries: await webhooks.purgeEnded(deps.webhookRetentionDays),
+    device_registrations: await devices.purgeEndedRegistrations(),
+  });
+  return { http, dispatcher, housekeeping, challenges, qrLogins, encryptedColumns };
 }

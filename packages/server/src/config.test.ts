@@ -16,6 +16,7 @@ describe('configuration', () => {
       masterKey: null,
       logLevel: 'info',
       trustProxy: false,
+      webhookRetentionDays: 30,
     });
   });
 
@@ -31,7 +32,9 @@ describe('configuration', () => {
       TESSERA_PREVIOUS_MASTER_KEYS: `${Buffer.alloc(32, 2).toString('base64')}`,
       LOG_LEVEL: 'warn',
       TESSERA_TRUST_PROXY: 'true',
+      TESSERA_WEBHOOK_RETENTION_DAYS: '90',
     });
+    expect(config.webhookRetentionDays).toBe(90);
     expect(config.port).toBe(9000);
     expect(config.publicUrl).toBe('https://auth.example.com');
     expect(config.masterKey?.equals(Buffer.alloc(32, 1))).toBe(true);
@@ -52,6 +55,7 @@ describe('configuration', () => {
     [{ TESSERA_MASTER_KEY: 'not base64 at all!' }, /TESSERA_MASTER_KEY/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ TESSERA_TRUST_PROXY: 'maybe' }, /TESSERA_TRUST_PROXY must be true or false/],
+    [{ TESSERA_WEBHOOK_RETENTION_DAYS: '0' }, /TESSERA_WEBHOOK_RETENTION_DAYS must be a positive integer/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -18,6 +18,8 @@ export interface Config {
   trustProxy: boolean;
   /** Challenges one user may have created per minute. */
   challengesPerUserPerMinute: number;
+  /** Days the delivery log keeps a delivery that ended. */
+  webhookRetentionDays: number;
   /** Where new push challenges are POSTed for FCM/APNs delivery (the push relay), with its signing secret. */
   pushRelay: { url: string; secret: string } | null;
 }
@@ -55,6 +57,7 @@ export function loadConfig(env: Env = process.env): Config {
       env.TESSERA_CHALLENGES_PER_USER_PER_MINUTE,
       20,
     ),
+    webhookRetentionDays: parsePositiveInteger('TESSERA_WEBHOOK_RETENTION_DAYS', env.TESSERA_WEBHOOK_RETENTION_DAYS, 30),
     pushRelay: parsePushRelay(env.TESSERA_PUSH_RELAY_URL, env.TESSERA_PUSH_RELAY_SECRET),
   };
 }

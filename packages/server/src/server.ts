@@ -96,6 +96,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       challenges: { creationsPerUserPerMinute: config.challengesPerUserPerMinute },
       pushRelay: config.pushRelay,
       webhooks: options.webhooks,
+      webhookRetentionDays: config.webhookRetentionDays,
       devices: options.devices,
       qrLogins: options.qrLogins,
     });
@@ -109,7 +110,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       );
     }
 
-    const housekeeping = every(housekeepingIntervalMs, () => app.idempotency.purgeExpired(), logger);
+    const housekeeping = every(
+      housekeepingIntervalMs,
+      async () => {
+        const forgotten = await app.housekeeping();
+        if (Object.values(forgotten).some((rows) => rows > 0)) logger.info({ forgotten }, 'housekeeping');
+      },
+      logger,
+    );
     cleanup.unshift(async () => clearInterval(housekeeping));
     // Expired challenges get their status and event even when nobody reads them.
     const sweeper = every(expirySweepIntervalMs, () => app.challenges.expireDue(), logger);

@@ -68,7 +68,6 @@ export class DeviceService {
     const token = randomToken('drt_');
     const expiresAt = await this.db.transaction(async () => {
       await this.users.upsert(appId, userId, {});
-      await this.#store.purgeOldRegistrations(appId, userId);
       return this.#store.insertRegistration(sha256(token), appId, userId, this.#options.registrationTtlSeconds);
     });
     const uri = `tessera://register?server=${encodeURIComponent(this.publicUrl)}&token=${encodeURIComponent(token)}`;
@@ -85,6 +84,11 @@ export class DeviceService {
    * the token is used up, the push factor and the device are created and `factor.activated` is
    * recorded: any refusal rolls all of it back, the token included.
    */
+  /** Forgets registrations that ended more than a day ago (housekeeping); answers how many. */
+  purgeEndedRegistrations(): Promise<number> {
+    return this.#store.purgeEndedRegistrations();
+  }
+
   async register(input: RegisterDeviceInput): Promise<Device> {
     const keyOf = (jwk: unknown, field: string) => {
       try {

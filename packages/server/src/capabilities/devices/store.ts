@@ -34,14 +34,12 @@ export class DeviceStore {
   }
 
   /**
-   * Forgets the user's registrations that ended more than a day ago. Kept until then so that a late
-   * attempt hears "used" or "expired" rather than "unknown".
+   * Forgets the registrations that ended more than a day ago (housekeeping); answers how many. Kept until then
+   * so that a late attempt hears "used" or "expired" rather than "unknown".
    */
-  async purgeOldRegistrations(appId: string, userId: string): Promise<void> {
-    await this.db.query(
-      `DELETE FROM device_registrations WHERE app_id = $1 AND user_id = $2 AND expires_at < now() - interval '1 day'`,
-      [appId, userId],
-    );
+  async purgeEndedRegistrations(): Promise<number> {
+    const rows = await this.db.query(`DELETE FROM device_registrations WHERE expires_at < now() - interval '1 day' RETURNING 1`);
+    return rows.length;
   }
 
   /**

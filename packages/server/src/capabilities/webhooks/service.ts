@@ -12,6 +12,9 @@ export interface DeliveryQuery {
   starting_after?: string;
 }
 
+/** Rows a purge statement deletes at most: short statements, short locks. */
+const purgeSlice = 1_000;
+
 /** The delivery log: what was sent where, and a manual retry. `appId` null is the operator's view of all. */
 export class WebhookService {
   readonly #store: WebhookStore;
@@ -38,6 +41,16 @@ export class WebhookService {
     const delivery = await this.#store.find(id, appId);
     if (!delivery) throw ApiError.notFound('Webhook delivery');
     return delivery;
+  }
+
+  /** Forgets the deliveries that ended more than `retentionDays` ago (housekeeping), in slices; answers how many. */
+  async purgeEnded(retentionDays: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const purged = await this.#store.purgeEnded(retentionDays, purgeSlice);
+      total += purged;
+      if (purged < purgeSlice) return total;
+    }
   }
 
   /** Sends the delivery again now, whatever its state, and answers with the outcome. */

@@ -121,6 +121,20 @@ export class WebhookStore {
     return row ? toClaimed(row) : null;
   }
 
+  /**
+   * Forgets up to `limit` deliveries that ended (delivered or failed) and were created more than `days` days ago;
+   * answers how many. Pending ones stay, whatever their age: the dispatcher still owns them.
+   */
+  async purgeEnded(days: number, limit: number): Promise<number> {
+    const rows = await this.db.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < now() - make_interval(days => $1) LIMIT $2)
+       RETURNING 1`,
+      [days, limit],
+    );
+    return rows.length;
+  }
+
   async recordAttempt(id: string, outcome: AttemptOutcome): Promise<void> {
     const status: WebhookDeliveryStatus = outcome.delivered ? 'delivered' : outcome.nextAttemptAt ? 'pending' : 'failed';
     await this.db.query(
