@@ -1,8 +1,7 @@
-import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds, startTestServer, withClient } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
+import { busSubscriberName, killRedisClients } from '../../../test/redis-clients.ts';
 import { awayFromStepBoundary, oathtool } from '../../../test/otp-tools.ts';
 import { newChallenge, totpUser } from '../../../test/totp-user.ts';
 import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
@@ -179,16 +178,7 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     await withClient(server.storage.databaseUrl as string, (db) =>
       db.query(`UPDATE challenges SET status = 'verified', resolved_at = now() WHERE id = $1`, [id]),
     );
-    const redis = new Redis(process.env.TESSERA_TEST_REDIS_URL as string);
-    try {
-      const name = `tessera-bus:${hostname()}:${new URL(server.url).port}:subscriber`;
-      const clients = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
-      const ids = clients.split('\n').filter((line) => line.includes(` name=${name} `)).map((line) => /\bid=(\d+)/.exec(line)?.[1]);
-      expect(ids).toHaveLength(1);
-      await redis.call('CLIENT', 'KILL', 'ID', ids[0] as string);
-    } finally {
-      redis.disconnect();
-    }
+    expect(await killRedisClients(busSubscriberName(server.url))).toBe(1);
     expect((await waiting).body.status).toBe('verified');
     expect(Date.now() - started).toBeLessThan(10_000);
   });

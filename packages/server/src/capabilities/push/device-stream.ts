@@ -11,8 +11,11 @@ import { deviceTopic, userDevicesTopic } from './topics.ts';
 
 /** A socket that did not answer the last ping within this time is dropped (its device reconnects). */
 const heartbeatMs = 30_000;
-/** Close codes: the device was removed while connected; the device sent something (the stream is one-way). */
-export const closeCodes = { deviceRemoved: 4401, unexpectedMessage: 4400 } as const;
+/**
+ * Close codes: the device was removed while connected; the device sent something (the stream is one-way); the bus
+ * lost messages (1012, "service restart": reconnect, and the waiting challenges come again).
+ */
+export const closeCodes = { deviceRemoved: 4401, unexpectedMessage: 4400, resync: 1012 } as const;
 
 interface Tracked {
   socket: WebSocket;
@@ -49,8 +52,14 @@ export function deviceStreamRoute(
     }
   }, heartbeatMs).unref();
   const onSocketError = (error: Error) => app.log.debug({ err: error }, 'device stream socket error');
+  // A gap in the bus (Redis reconnected) may have lost challenges or endings meant for these sockets: each device
+  // reconnects and is sent what is waiting for it, from the database.
+  const leaveGaps = bus.onGap(() => {
+    for (const tracked of sockets) tracked.socket.close(closeCodes.resync, 'reconnect to catch up');
+  });
   app.addHook('onClose', async () => {
     clearInterval(heartbeat);
+    leaveGaps();
     for (const tracked of sockets) tracked.socket.close(1001, 'server shutting down');
   });
 
@@ -66,7 +75,8 @@ export function deviceStreamRoute(
           'Upgrade to a WebSocket, authenticated like every device call (`Authorization: Device <JWT>` for GET ' +
           '/v1/device/stream). Messages (JSON): {type:"ready", device_id}; {type:"challenge", challenge} for each challenge ' +
           'waiting for an answer, then for each new one; {type:"challenge_ended", challenge_id, status}; {type:"notification", ' +
-          'notification:{kind:"login", app_id, app_name, at, …}}. The server pings every 30 s. Close code 4401: the device was removed.',
+          'notification:{kind:"login", app_id, app_name, at, …}}. The server pings every 30 s. Close code 4401: the device was removed; ' +
+          '1012: reconnect (the server may have missed messages meant for this stream, and sends what is waiting again).',
         response: errorResponses(401),
       },
     },

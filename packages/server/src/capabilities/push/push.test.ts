@@ -5,6 +5,7 @@ import { databaseKinds, startTestServer } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
 import { openDeviceStream } from '../../../test/device-stream.ts';
 import { registerPushDevice, type PushDevice } from '../../../test/push-device.ts';
+import { busSubscriberName, killRedisClients } from '../../../test/redis-clients.ts';
 import { totpUser } from '../../../test/totp-user.ts';
 import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
 
@@ -255,5 +256,19 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     expect((await api.delete(`/v1/users/${phone.userId}`)).status).toBe(204);
     expect(await Promise.all(streams.map(async (stream) => (await stream.closed).code))).toEqual([4401, 4401]);
     await expect(openDeviceStream(server.url, tablet)).rejects.toThrow(/401/);
+  });
+
+  // A challenge published while the server's Redis subscription was down is lost to the stream: the server closes the
+  // stream with 1012 once the subscription is back, and the device, reconnecting, is sent what waits for it.
+  it.runIf(kind === 'postgres' && process.env.TESSERA_TEST_REDIS_URL)('asks the device to reconnect after the bus lost messages', async () => {
+    const device = await newDevice();
+    const stream = await openDeviceStream(server.url, device);
+    await stream.next('ready');
+    expect(await killRedisClients(busSubscriberName(server.url))).toBe(1);
+    expect((await stream.closed).code).toBe(1012);
+    const { body: created } = await api.post(`/v1/users/${device.userId}/challenges`, {});
+    const again = await openDeviceStream(server.url, device);
+    await again.next('challenge', (message) => message.challenge.challenge_id === created.challenge_id);
+    again.close();
   });
 });

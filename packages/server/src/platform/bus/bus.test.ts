@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { InProcessBus, type BusMessage, type RealtimeBus } from './bus.ts';
+import { killRedisClients } from '../../../test/redis-clients.ts';
 import { RedisBus } from './redis-bus.ts';
 
 function nextMessage(bus: RealtimeBus, topic: string): Promise<BusMessage> {
@@ -60,7 +60,6 @@ describe.runIf(process.env.TESSERA_TEST_REDIS_URL)('Redis bus', () => {
     const url = process.env.TESSERA_TEST_REDIS_URL as string;
     const name = `tessera-bus-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const [a, b] = await Promise.all([RedisBus.connect(url), RedisBus.connect(url, () => {}, name)]);
-    const admin = new Redis(url);
     try {
       const topic = `test.${Math.random()}`;
       const gaps: number[] = [];
@@ -69,8 +68,7 @@ describe.runIf(process.env.TESSERA_TEST_REDIS_URL)('Redis bus', () => {
       await b.subscribed(topic);
       expect(gaps).toEqual([]);
       const gap = new Promise<void>((resolve) => b.onGap(resolve));
-      const killed = await killByName(admin, `${name}:subscriber`);
-      expect(killed).toBe(1);
+      expect(await killRedisClients(`${name}:subscriber`)).toBe(1);
       await gap;
       expect(gaps).toHaveLength(1);
       // ioredis resubscribed before the gap was reported: a message published now arrives.
@@ -79,19 +77,7 @@ describe.runIf(process.env.TESSERA_TEST_REDIS_URL)('Redis bus', () => {
       expect(await received).toEqual({ after: 'gap' });
       leave();
     } finally {
-      admin.disconnect();
       await Promise.all([a.close(), b.close()]);
     }
   });
 });
-
-/** Kills the Redis connections named `name`; answers how many. */
-async function killByName(admin: Redis, name: string): Promise<number> {
-  const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
-  const ids = list
-    .split('\n')
-    .filter((line) => line.includes(` name=${name} `))
-    .map((line) => /(?:^|\s)id=(\d+)/.exec(line)?.[1] as string);
-  for (const id of ids) await admin.call('CLIENT', 'KILL', 'ID', id);
-  return ids.length;
-}
