@@ -77,7 +77,9 @@ export class QrLoginService {
   ) {
     this.#store = new QrLoginStore(deps.db);
     this.#options = { ...defaultQrLoginOptions, ...options, hub: { ...defaultQrLoginOptions.hub, ...options.hub } };
-    this.hub = new QrSocketHub(deps.bus, deps.keyring, (appId) => this.#issueQr(appId), this.#options.hub, deps.onError);
+    this.hub = new QrSocketHub(deps.bus, deps.keyring, (appId) => this.#issueQr(appId), this.#options.hub, deps.onError, (ids) =>
+      this.#store.answeredAmong(ids),
+    );
   }
 
   /** Checks that this app's browsers may open a socket from this origin (before the upgrade). */

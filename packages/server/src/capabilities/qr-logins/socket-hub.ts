@@ -89,10 +89,13 @@ export class QrSocketHub {
     private readonly issueQr: (appId: string) => IssuedQr,
     private readonly options: HubOptions,
     private readonly onError: (error: unknown) => void,
+    /** Of these login ids, the ones already answered (approved or denied), from the database. */
+    private readonly answeredAmong: (loginIds: string[]) => Promise<string[]>,
   ) {
     this.#unsubscribe = [
       bus.subscribe(qrLoginsTopic, (message) => this.#onLoginEvent(message)),
       bus.subscribe(this.#replyTopic, (message) => this.#onLocated(message)),
+      bus.onGap(() => void this.#afterGap().catch(this.onError)),
     ];
   }
 
@@ -156,6 +159,19 @@ export class QrSocketHub {
         ? { ...message, login_token: this.keyring.encrypt(message.login_token, loginTokenContext(message.login_id)) }
         : message;
     this.bus.publish(qrLoginsTopic, sealed).catch(this.onError);
+  }
+
+  /**
+   * After a gap in the bus, an answer meant for a browser here may have been lost, and its token with it (only its
+   * hash is stored). A browser whose login was answered meanwhile is closed with 1012: the SDK reconnects and shows a
+   * new code to scan, instead of waiting for an answer that will not come. The others wait on.
+   */
+  async #afterGap(): Promise<void> {
+    const loginIds = [...this.#sessions.keys()].filter((id) => id !== '');
+    if (loginIds.length === 0) return;
+    for (const loginId of await this.answeredAmong(loginIds)) {
+      this.#sessions.get(loginId)?.ws.close(1012, 'the answer may have been missed: scan again');
+    }
   }
 
   #settleLocate(requestId: string, browser: QrLoginBrowser | null): void {

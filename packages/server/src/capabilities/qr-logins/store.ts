@@ -95,6 +95,15 @@ export class QrLoginStore {
   }
 
   /** Denies a login still claimed and in time (deleting its key); false when it was not. */
+  /** Of these logins, the ones already approved or denied. */
+  async answeredAmong(ids: string[]): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM qr_logins WHERE id = ANY($1::text[]) AND status IN ('approved', 'denied')`,
+      [ids],
+    );
+    return rows.map((row) => row.id);
+  }
+
   async deny(id: string): Promise<boolean> {
     const rows = await this.db.query(
       `UPDATE qr_logins SET status = 'denied', answered_at = now(), private_key_enc = NULL

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshStorage, startTestServer, type TestServer, type TestStorage } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
+import { busSubscriberName, killRedisClients } from '../../../test/redis-clients.ts';
 import { BrowserSocket, expectError, newIdentity, qrAuthenticator } from '../../../test/qr-login.ts';
 
 const shared = process.env.TESSERA_TEST_DATABASE_URL && process.env.TESSERA_TEST_REDIS_URL;
@@ -68,5 +69,22 @@ describe.skipIf(!shared)('QR login across two instances (PostgreSQL and Redis)',
     expect((await onSecond.approve(claim.body, payload, { email: 'both@example.test' })).body).toEqual({ status: 'approved' });
     await browser.next('approved');
     expectError(await qrAuthenticator(first.url, identity).approve(claim.body, payload, {}), 409, 'qr_login_not_pending');
+  });
+
+  it('asks a browser to scan again when its answer may have been lost in a gap of the bus', async () => {
+    const answered = await BrowserSocket.open(first.url, appId);
+    const payload = await answered.qrPayload();
+    const waiting = await BrowserSocket.open(first.url, appId);
+    await waiting.qrPayload();
+    expect((await qrAuthenticator(second.url, await newIdentity()).claim(payload)).status).toBe(200);
+    await answered.next('scanned');
+    // Denied, as recorded while the first instance's Redis subscription was down: its message never arrives there.
+    const loginId = new URL(payload).searchParams.get('login_id');
+    await first.db.query(`UPDATE qr_logins SET status = 'denied', answered_at = now() WHERE id = $1`, [loginId]);
+    expect(await killRedisClients(busSubscriberName(first.url))).toBe(1);
+    expect((await answered.closed).code).toBe(1012);
+    // The browser nobody scanned keeps its socket and its code.
+    const stillOpen = await Promise.race([waiting.closed.then(() => false), new Promise((resolve) => setTimeout(() => resolve(true), 500))]);
+    expect(stillOpen).toBe(true);
   });
 });
