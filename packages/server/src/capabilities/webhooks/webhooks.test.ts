@@ -115,7 +115,11 @@ describe.each(databaseKinds())('webhooks on %s', (kind) => {
     await api.patch(`/v1/apps/${other.app_id}`, { name: 'Theirs' });
     await receiver.waitFor(2);
 
-    const own = await api.get('/v1/webhook-deliveries', { as: { app } });
+    // Received is not yet recorded: wait until the log shows the delivery done, so that the retry's attempt count is exact.
+    const own = await eventually(async () => {
+      const reply = await api.get('/v1/webhook-deliveries', { as: { app } });
+      return reply.body.data[0]?.status === 'delivered' ? reply : undefined;
+    });
     expect(own.status).toBe(200);
     expect(own.body.data.length).toBeGreaterThan(0);
     expect(own.body.data.every((d: { app_id: string }) => d.app_id === app.app_id)).toBe(true);

@@ -24,7 +24,7 @@ export class RedisBus implements RealtimeBus {
     // subscribe or unsubscribe in turn goes to Redis in order.
     subscriber.on('ready', () => {
       queueMicrotask(() => {
-        for (const listener of this.#gapListeners) listener();
+        for (const listener of [...this.#gapListeners]) listener();
       });
     });
     subscriber.on('message', (channel: string, raw: string) => {
