@@ -22,9 +22,9 @@ describe.each(databaseKinds())('Tessera (app client) against a real server on %s
   const clientFor = (app: { app_id: string; app_secret: string; webhook_secret?: string }) =>
     new Tessera({ baseUrl: server.url, appId: app.app_id, appSecret: app.app_secret, webhookSecret: app.webhook_secret });
 
-  /** The webhooks the receiver got about one app, in order. */
+  /** The app.updated webhooks the receiver got about one app, in order (each app's first event, app.created, aside). */
   const webhooksOf = (appId: string): RecordedRequest[] =>
-    receiver.requests.filter((request) => request.body.includes(`"app_id":"${appId}"`));
+    receiver.requests.filter((request) => request.body.includes(`"app_id":"${appId}"`) && request.body.includes('"type":"app.updated"'));
 
   it('retrieves its own app with its credentials, and no other', async () => {
     const created = await admin.apps.create({ name: 'Self' });
@@ -104,7 +104,7 @@ describe.each(databaseKinds())('Tessera (app client) against a real server on %s
     const tessera = clientFor(created);
     const delivered = await vi.waitFor(
       async () => {
-        const page = await tessera.webhookDeliveries.list({ status: 'delivered' });
+        const page = await tessera.webhookDeliveries.list({ status: 'delivered', eventType: 'app.updated' });
         expect(page.data).toHaveLength(1);
         return page.data[0]!;
       },

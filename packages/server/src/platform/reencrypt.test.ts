@@ -26,7 +26,9 @@ describe('rotating the master key', () => {
 
     const first = await startTestServer('pglite', { storage, env: { TESSERA_MASTER_KEY: oldKey }, ...fast });
     const app = (await client(first.url).post('/v1/apps', { name: 'Rotated', callback_url: receiver.url })).body;
+    await receiver.waitFor(1); // app.created, signed under the old key
     await first.stop();
+    receiver.received.length = 0;
 
     const second = await startTestServer('pglite', {
       storage,

@@ -37,7 +37,9 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
       schema: {
         tags,
         summary: 'Create an app',
-        description: 'Answers with the app secret and the webhook secret: the only time they are shown.',
+        description:
+          'Answers with the app secret and the webhook secret: the only time they are shown. An app created with a ' +
+          'callback_url is sent an app.created event (the app without its secrets), the first its endpoint can verify.',
         security: admin,
         body: createAppBody,
         response: { 201: createdAppSchema, ...errorResponses(400, 401, 403, 422) },

@@ -68,12 +68,12 @@ export class AppService {
     const id = newId('app');
     const appSecret = newAppSecret();
     const webhookSecret = newWebhookSecret();
-    const record = await this.#store.insert(
-      id,
-      config,
-      sha256(appSecret),
-      this.keyring.encrypt(webhookSecret, webhookSecretContext(id)),
-    );
+    // With its app.created event (for an app with a callback URL: the first delivery its endpoint can check).
+    const record = await this.db.transaction(async () => {
+      const inserted = await this.#store.insert(id, config, sha256(appSecret), this.keyring.encrypt(webhookSecret, webhookSecretContext(id)));
+      await this.outbox.enqueue(id, 'app.created', inserted.app);
+      return inserted;
+    });
     return { ...record.app, app_secret: appSecret, webhook_secret: webhookSecret };
   }
 
