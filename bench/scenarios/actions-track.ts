@@ -181,6 +181,25 @@ const analysis = [
     '(`force_generic_plan`): a cached generic plan cannot be trusted as tables grow, so the plans stay custom. Hiding ' +
     'the arrays\' lengths behind a text parameter (`$2::text::text[]`) did not make PostgreSQL choose the generic plan: ' +
     'the time bounds still make the custom one look cheaper.',
+  '',
+  '### 2026-12-04, night: where a statement\'s time goes',
+  '',
+  'Seven runs on PostgreSQL (bare route 6,400–12,900 req/s): **14.6–22.9 % of the bare route**. The batcher, timed ' +
+    'in one run (a scratch patch, not committed), was busy for the whole of every track round, and each statement ' +
+    'took 6–9 ms for ≈ 19 steps (≈ 9.5 reads and 9.5 writes). In one such cycle Tessera spends ≈ 4.6 ms of CPU ' +
+    '(9.5 tracks × ≈ 490 µs) and PostgreSQL ≈ 2.8 ms, and the two barely overlap: Node\'s one thread waits while ' +
+    'PostgreSQL runs the statement, and PostgreSQL waits while Node answers the batch and reads the next requests. ' +
+    'On 2 cores, a perfect overlap would bring the cycle near 4.6 ms and the rate near 2,000 tracks/s, ≈ 30 % here. ' +
+    'A probe of the statement alone, on a database seeded like the bench\'s (15,000 actions, 3,000 users): an ' +
+    'empty statement costs 1.0–1.2 ms (a round trip of 0.34 ms and 0.59 ms of planning), each read adds ≈ 90 µs and ' +
+    'each write ≈ 130 µs. Tried and dropped, each in runs taken in turns with the current code:',
+  '- **A generic plan.** Reading each array parameter through a sub-select (`(SELECT $2::text[])`) hides its length ' +
+    'from custom plans too, so PostgreSQL switches to the generic plan after five executions: planning 0.59 → 0.045 ms, ' +
+    'the same plan shape on the seeded database. In the bench, though, PostgreSQL\'s CPU per track rose from 150–216 ' +
+    'to 331–376 µs and the ratio fell from 17.4–21.8 % to 12.5–13.4 % (two runs each): the generic plan is built on the ' +
+    'sixth execution, over a fresh database\'s empty tables, and kept.',
+  '- **A second statement in flight once 8 steps wait**, to overlap Node and PostgreSQL: 16.3 and 18.1 % against ' +
+    '17.4 and 16.2 % with one; 0.18 commits per track instead of 0.11. No clear gain for 60 % more commits.',
 ].join('\n');
 
 export const actionsTrack: Scenario = {

@@ -271,6 +271,11 @@ const analysis = [
   '',
   'A machine 2–3 × slower than that morning (HMAC-SHA1 at 188,000/s against 480,000 in /work/shared/MEASURED.md; the bare route at 8,400–10,000 req/s). On PostgreSQL, four runs (the first before the changes below, two under the V8 profiler): **19.0–20.9 % of the bare route**, 856–992 rounds/s, p99 56–69 ms. The p99 target is a time, not a ratio: at 32 rounds in flight on a machine this slow the round\'s p50 alone is 31–37 ms. What changed for the round: Node\'s per-promise hook is off outside transactions (platform/database/database.ts; see actions-track), and the enrolment\'s QR code is drawn in ≈ 0.4 ms instead of 16.5 ms (platform/qr-code.ts), so enrolment ran at 225–440 users/s instead of 63.',
   '',
+  'Later that night (HMAC-SHA1 at 252,000/s; bare route 11,900 req/s): **21.7 %**, 1,290 rounds/s, p50 24 ms, p99 43 ms, ' +
+    'Tessera 530 µs of CPU per round, the load client 282 µs. The round has the shape of the track (actions-track, ' +
+    '"where a statement\'s time goes"): each batcher has one statement in flight, and Node\'s work for a batch and ' +
+    'PostgreSQL\'s for the next one barely overlap; the same two tries there did not help.',
+  '',
   '### Where the time goes (profiled 2026-12-03, before group commit; redo after server changes)',
   '',
   'The machine was shared that day (load average 6–12 from other sessions\' test runs and benches): absolute ' +
