@@ -118,6 +118,17 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
     expect((await track(api, newUserId(), 'velocity')).state).toBe('ALLOW');
   });
 
+  it('velocity counts every track of a burst sent at once, also those that share a statement', async () => {
+    await putRules(api, appId, 'burst', {
+      default_outcome: 'ALLOW',
+      rules: [{ name: 'burst', conditions: { signal: 'velocity', within_seconds: 600, gte: 5 }, outcome: 'BLOCK' }],
+    });
+    const userId = newUserId();
+    const states = await Promise.all(Array.from({ length: 30 }, async () => (await track(api, userId, 'burst')).state));
+    expect(states.filter((state) => state === 'ALLOW')).toHaveLength(4);
+    expect(states.filter((state) => state === 'BLOCK')).toHaveLength(26);
+  });
+
   it('has_factor and failed_challenges read the user’s factors and challenges', async () => {
     await putRules(api, appId, 'signIn', {
       default_outcome: 'ALLOW',

@@ -35,8 +35,8 @@ const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::flo
 // each user's active factor types, whether the device was seen on an allowed or passed action, and the
 // times of what the rules look back on (no further than they need, and no more rows than the largest count
 // they compare with). Challenges end at most an hour after they are made, so created_at bounds that scan.
-// The read does not see this statement's own writes (one snapshot): a user's tracks in the same batch do
-// not count toward each other's velocity.
+// The read does not see this statement's own writes (one snapshot), nor the tracks read alongside it, whose
+// writes come in the next statement: runTrackStatement adds both to the histories it answers.
 const trackSql = `
 WITH w AS (
   SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
@@ -110,5 +110,28 @@ export async function runTrackStatement(
       actionsAt: row.actions_at,
     };
   }
+  addInFlight(reads, writes, histories, now.getTime());
   return histories;
+}
+
+/**
+ * What the statement's snapshot cannot show a read: the tracks of the same user and action written by this very
+ * statement, and those read before it in this batch (in flight: their writes come next). Both count toward the
+ * velocity, so that on one instance every track counts, however many arrive at once.
+ */
+function addInFlight(reads: readonly HistoryQuery[], writes: readonly NewAction[], histories: UserHistory[], nowMs: number): void {
+  const key = (appId: string, userId: string, action: string) => JSON.stringify([appId, userId, action]);
+  const pending = new Map<string, number[]>();
+  for (const write of writes) {
+    const writeKey = key(write.appId, write.userId, write.action);
+    pending.set(writeKey, [...(pending.get(writeKey) ?? []), write.createdAt.getTime()]);
+  }
+  reads.forEach((read, index) => {
+    if (read.needs.actionsSeconds === 0) return;
+    const readKey = key(read.appId, read.userId, read.action);
+    const earlier = pending.get(readKey) ?? [];
+    const history = histories[index] as UserHistory;
+    if (earlier.length > 0) histories[index] = { ...history, actionsAt: [...history.actionsAt, ...earlier] };
+    pending.set(readKey, [...earlier, nowMs]);
+  });
 }
