@@ -81,11 +81,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis) : new InMemoryRateLimiter();
     const nonces: NonceStore = redis ? new RedisNonceStore(redis) : new InMemoryNonceStore();
 
+    const metrics = new Metrics();
+    bus.onGap(() => {
+      metrics.busGaps.inc();
+      logger.warn('realtime bus reconnected to Redis: messages sent meanwhile may be lost; long-polls read again, streams reconnect');
+    });
     const app = await buildApp({
       db,
       bus,
       keyring,
-      metrics: new Metrics(),
+      metrics,
       logger,
       adminToken: adminToken.value,
       metricsToken: config.metricsToken,

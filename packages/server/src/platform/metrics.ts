@@ -16,6 +16,11 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly busGaps = new Counter({
+    name: 'tessera_realtime_bus_gaps_total',
+    help: 'Reconnections of the realtime bus to Redis, after which messages may have been lost (waiters read again)',
+    registers: [this.registry],
+  });
 
   readonly #durationByLabels = new Map<string, Histogram.Internal<'method' | 'route' | 'status_code'>>();
 

@@ -181,6 +181,8 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     expect(await killRedisClients(busSubscriberName(server.url))).toBe(1);
     expect((await waiting).body.status).toBe('verified');
     expect(Date.now() - started).toBeLessThan(10_000);
+    // Operators see it: one gap counted.
+    expect((await api.get('/metrics', { as: null })).body).toMatch(/^tessera_realtime_bus_gaps_total 1$/m);
   });
 
   it('ends the pending challenges of a factor when it is deleted', async () => {
