@@ -94,7 +94,6 @@ export class QrLoginStore {
     return row ?? null;
   }
 
-  /** Denies a login still claimed and in time (deleting its key); false when it was not. */
   /** Of these logins, the ones already approved or denied. */
   async answeredAmong(ids: string[]): Promise<string[]> {
     const rows = await this.db.query<{ id: string }>(
@@ -104,6 +103,7 @@ export class QrLoginStore {
     return rows.map((row) => row.id);
   }
 
+  /** Denies a login still claimed and in time (deleting its key); false when it was not. */
   async deny(id: string): Promise<boolean> {
     const rows = await this.db.query(
       `UPDATE qr_logins SET status = 'denied', answered_at = now(), private_key_enc = NULL
