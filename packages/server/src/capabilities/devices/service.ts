@@ -79,16 +79,16 @@ export class DeviceService {
     };
   }
 
-  /**
-   * Redeems a registration token for a device. The key is checked first; then, in one transaction,
-   * the token is used up, the push factor and the device are created and `factor.activated` is
-   * recorded: any refusal rolls all of it back, the token included.
-   */
   /** Forgets registrations that ended more than a day ago (housekeeping); answers how many. */
   purgeEndedRegistrations(): Promise<number> {
     return this.#store.purgeEndedRegistrations();
   }
 
+  /**
+   * Redeems a registration token for a device. The key is checked first; then, in one transaction,
+   * the token is used up, the push factor and the device are created and `factor.activated` is
+   * recorded: any refusal rolls all of it back, the token included.
+   */
   async register(input: RegisterDeviceInput): Promise<Device> {
     const keyOf = (jwk: unknown, field: string) => {
       try {
