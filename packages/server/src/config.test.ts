@@ -56,6 +56,7 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ TESSERA_TRUST_PROXY: 'maybe' }, /TESSERA_TRUST_PROXY must be true or false/],
     [{ TESSERA_WEBHOOK_RETENTION_DAYS: '0' }, /TESSERA_WEBHOOK_RETENTION_DAYS must be a positive integer/],
+    [{ TESSERA_WEBHOOK_RETENTION_DAYS: '100000' }, /TESSERA_WEBHOOK_RETENTION_DAYS must be a positive integer up to 36500/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

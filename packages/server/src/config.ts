@@ -57,7 +57,7 @@ export function loadConfig(env: Env = process.env): Config {
       env.TESSERA_CHALLENGES_PER_USER_PER_MINUTE,
       20,
     ),
-    webhookRetentionDays: parsePositiveInteger('TESSERA_WEBHOOK_RETENTION_DAYS', env.TESSERA_WEBHOOK_RETENTION_DAYS, 30),
+    webhookRetentionDays: parsePositiveInteger('TESSERA_WEBHOOK_RETENTION_DAYS', env.TESSERA_WEBHOOK_RETENTION_DAYS, 30, 36_500),
     pushRelay: parsePushRelay(env.TESSERA_PUSH_RELAY_URL, env.TESSERA_PUSH_RELAY_SECRET),
   };
 }
@@ -86,10 +86,12 @@ function parsePort(value: string | undefined): number {
   return port;
 }
 
-function parsePositiveInteger(name: string, value: string | undefined, fallback: number): number {
+function parsePositiveInteger(name: string, value: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = nonEmpty(value);
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(`${name} must be a positive integer (got "${raw}").`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''} (got "${raw}").`);
+  }
   return Number(raw);
 }
 
