@@ -26,19 +26,24 @@ function unauthorized(message: string): ApiError {
   return new ApiError('unauthorized', message, { headers: challengeHeaders });
 }
 
+/** The scheme (lower case) and the credentials of an `Authorization` header; empty strings when absent. */
+export function authorizationOf(request: FastifyRequest): { scheme: string; value: string } {
+  const [scheme = '', value = ''] = (request.headers.authorization ?? '').split(' ', 2).map((part) => part.trim());
+  return { scheme: scheme.toLowerCase(), value };
+}
+
 /** Route guards: each reads `Authorization` and sets `request.principal`, or refuses with 401/403. */
 export function createAuthGuards(options: { adminToken: string; authenticateApp: AppAuthenticator }): AuthGuards {
   async function identify(request: FastifyRequest, allowAdmin: boolean, allowApp: boolean): Promise<void> {
-    const header = request.headers.authorization;
-    if (!header) throw unauthorized('Credentials are required: an admin token or the app credentials.');
-    const [scheme = '', value = ''] = header.split(' ', 2).map((part) => part.trim());
-    if (scheme.toLowerCase() === 'bearer' && value) {
+    if (!request.headers.authorization) throw unauthorized('Credentials are required: an admin token or the app credentials.');
+    const { scheme, value } = authorizationOf(request);
+    if (scheme === 'bearer' && value) {
       if (!secretsEqual(value, options.adminToken)) throw unauthorized('The admin token is not valid.');
       if (!allowAdmin) throw new ApiError('forbidden', 'This call is made with app credentials, not the admin token.');
       request.principal = { kind: 'admin' };
       return;
     }
-    if (scheme.toLowerCase() === 'basic' && value) {
+    if (scheme === 'basic' && value) {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon < 1) throw unauthorized('Basic credentials must be app_id:app_secret.');

@@ -4,6 +4,7 @@ import type { Database } from '../database/database.ts';
 import type { Metrics } from '../metrics.ts';
 import { secretsEqual } from '../secrets.ts';
 import { ApiError } from './api-error.ts';
+import { authorizationOf } from './auth.ts';
 
 /**
  * Liveness, readiness and Prometheus metrics; no secrets. The probes need no credentials; the metrics need the
@@ -33,8 +34,8 @@ export function healthRoutes(
   app.get('/metrics', hidden, async (request, reply) => {
     const { metricsToken } = deps;
     if (metricsToken !== null) {
-      const [scheme = '', token = ''] = (request.headers.authorization ?? '').split(' ', 2);
-      if (scheme.toLowerCase() !== 'bearer' || !secretsEqual(token, metricsToken)) {
+      const { scheme, value } = authorizationOf(request);
+      if (scheme !== 'bearer' || !secretsEqual(value, metricsToken)) {
         throw new ApiError('unauthorized', 'The metrics need "Authorization: Bearer <TESSERA_METRICS_TOKEN>".', {
           headers: { 'www-authenticate': 'Bearer realm="tessera-metrics"' },
         });
