@@ -122,16 +122,17 @@ export async function runTrackStatement(
 function addInFlight(reads: readonly HistoryQuery[], writes: readonly NewAction[], histories: UserHistory[], nowMs: number): void {
   const key = (appId: string, userId: string, action: string) => JSON.stringify([appId, userId, action]);
   const pending = new Map<string, number[]>();
-  for (const write of writes) {
-    const writeKey = key(write.appId, write.userId, write.action);
-    pending.set(writeKey, [...(pending.get(writeKey) ?? []), write.createdAt.getTime()]);
-  }
+  const timesOf = (pendingKey: string) => {
+    let times = pending.get(pendingKey);
+    if (!times) pending.set(pendingKey, (times = []));
+    return times;
+  };
+  for (const write of writes) timesOf(key(write.appId, write.userId, write.action)).push(write.createdAt.getTime());
   reads.forEach((read, index) => {
     if (read.needs.actionsSeconds === 0) return;
-    const readKey = key(read.appId, read.userId, read.action);
-    const earlier = pending.get(readKey) ?? [];
+    const earlier = timesOf(key(read.appId, read.userId, read.action));
     const history = histories[index] as UserHistory;
     if (earlier.length > 0) histories[index] = { ...history, actionsAt: [...history.actionsAt, ...earlier] };
-    pending.set(readKey, [...earlier, nowMs]);
+    earlier.push(nowMs);
   });
 }
