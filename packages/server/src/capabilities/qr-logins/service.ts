@@ -78,7 +78,7 @@ export class QrLoginService {
     this.#store = new QrLoginStore(deps.db);
     this.#options = { ...defaultQrLoginOptions, ...options, hub: { ...defaultQrLoginOptions.hub, ...options.hub } };
     this.hub = new QrSocketHub(deps.bus, deps.keyring, (appId) => this.#issueQr(appId), this.#options.hub, deps.onError, (ids) =>
-      this.#store.answeredAmong(ids),
+      this.#store.progressOf(ids),
     );
   }
 

@@ -4,6 +4,7 @@ import { qrSocketUnexpectedMessageCode, type QrLoginBrowser, type QrLoginServerM
 import type { BusMessage, RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Keyring } from '../../platform/keyring.ts';
 import { QrRenderer } from '../../platform/qr-renderer.ts';
+import type { QrLoginProgress } from './store.ts';
 
 /** A QR code for a browser: its login id, when it expires, the text it encodes, and the `qr` message with its image. */
 export interface IssuedQr {
@@ -89,8 +90,8 @@ export class QrSocketHub {
     private readonly issueQr: (appId: string) => IssuedQr,
     private readonly options: HubOptions,
     private readonly onError: (error: unknown) => void,
-    /** Of these login ids, the ones already answered (approved or denied), from the database. */
-    private readonly answeredAmong: (loginIds: string[]) => Promise<string[]>,
+    /** Of these login ids, the ones scanned or answered since, from the database. */
+    private readonly progressOf: (loginIds: string[]) => Promise<QrLoginProgress[]>,
   ) {
     this.#unsubscribe = [
       bus.subscribe(qrLoginsTopic, (message) => this.#onLoginEvent(message)),
@@ -162,15 +163,20 @@ export class QrSocketHub {
   }
 
   /**
-   * After a gap in the bus, an answer meant for a browser here may have been lost, and its token with it (only its
-   * hash is stored). A browser whose login was answered meanwhile is closed with 1012: the SDK reconnects and shows a
-   * new code to scan, instead of waiting for an answer that will not come. The others wait on.
+   * After a gap in the bus, messages meant for browsers here may have been lost. An answer's token cannot be sent
+   * again (only its hash is stored): a browser whose login was answered meanwhile is closed with 1012, and the SDK
+   * reconnects and shows a new code to scan, instead of waiting for an answer that will not come. A browser whose code
+   * was scanned meanwhile is told so now: else its code would be replaced, and the answer, sent to the scanned code,
+   * would find no browser. The others wait on.
    */
   async #afterGap(): Promise<void> {
     const loginIds = [...this.#sessions.keys()].filter((id) => id !== '');
     if (loginIds.length === 0) return;
-    for (const loginId of await this.answeredAmong(loginIds)) {
-      this.#sessions.get(loginId)?.ws.close(1012, 'the answer may have been missed: scan again');
+    for (const login of await this.progressOf(loginIds)) {
+      const session = this.#sessions.get(login.id);
+      if (!session) continue;
+      if (login.status !== 'claimed') session.ws.close(1012, 'the answer may have been missed: scan again');
+      else if (session.answerUntilMs === 0) this.#scanned(session, login.expires_at.getTime());
     }
   }
 
@@ -193,8 +199,7 @@ export class QrSocketHub {
         this.bus.publish(String(message.reply_to), { request_id: message.request_id, browser: session.browser }).catch(this.onError);
         return;
       case 'scanned':
-        session.answerUntilMs = Number(message.answer_until_ms);
-        this.#send(session, { type: 'scanned' });
+        this.#scanned(session, Number(message.answer_until_ms));
         return;
       case 'approved': {
         let token: string;
@@ -309,6 +314,12 @@ export class QrSocketHub {
 
   get #sweepsPerPing(): number {
     return Math.max(1, Math.round(this.options.pingIntervalMs / sweepIntervalMs));
+  }
+
+  /** Its code was scanned: it is no longer replaced, and the sweep ends it if no answer comes in time. */
+  #scanned(session: Session, answerUntilMs: number): void {
+    session.answerUntilMs = answerUntilMs;
+    this.#send(session, { type: 'scanned' });
   }
 
   #send(session: Session, message: QrLoginServerMessage): void {

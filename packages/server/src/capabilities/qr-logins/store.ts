@@ -20,6 +20,9 @@ export interface QrLoginRecord {
   expires_at: Date;
 }
 
+/** Where a login got to since its browser was shown its code; `expires_at` of a claimed one: its answer's deadline. */
+export type QrLoginProgress = Pick<QrLoginRecord, 'id' | 'expires_at'> & { status: 'claimed' | 'approved' | 'denied' };
+
 /** Why a login token was refused. */
 export type TokenRefusal = 'invalid' | 'used' | 'expired';
 
@@ -94,13 +97,12 @@ export class QrLoginStore {
     return row ?? null;
   }
 
-  /** Of these logins, the ones already approved or denied. */
-  async answeredAmong(ids: string[]): Promise<string[]> {
-    const rows = await this.db.query<{ id: string }>(
-      `SELECT id FROM qr_logins WHERE id = ANY($1::text[]) AND status IN ('approved', 'denied')`,
+  /** Of these logins, the ones claimed (scanned: with until when they may be answered), approved or denied. */
+  async progressOf(ids: string[]): Promise<QrLoginProgress[]> {
+    return this.db.query<QrLoginProgress>(
+      `SELECT id, status, expires_at FROM qr_logins WHERE id = ANY($1::text[]) AND status IN ('claimed', 'approved', 'denied')`,
       [ids],
     );
-    return rows.map((row) => row.id);
   }
 
   /** Denies a login still claimed and in time (deleting its key); false when it was not. */

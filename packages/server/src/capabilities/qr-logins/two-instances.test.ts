@@ -87,4 +87,18 @@ describe.skipIf(!shared)('QR login across two instances (PostgreSQL and Redis)',
     const stillOpen = await Promise.race([waiting.closed.then(() => false), new Promise((resolve) => setTimeout(() => resolve(true), 500))]);
     expect(stillOpen).toBe(true);
   });
+
+  it('tells a browser its code was scanned when that message was lost in a gap of the bus', async () => {
+    const browser = await BrowserSocket.open(first.url, appId);
+    const params = new URL((await browser.qrPayload()).replace('tessera://login?', 'http://x/?')).searchParams;
+    // Claimed, as recorded while the first instance's Redis subscription was down: its "scanned" never arrives there.
+    await first.db.query(
+      `INSERT INTO qr_logins (id, nonce, app_id, status, identity_thumbprint, identity_id, requested_fields, browser_ip, browser_user_agent, expires_at)
+       VALUES ($1, $2, $3, 'claimed', 'thumbprint', 'idn_test', '{}', '127.0.0.1', 'test', now() + interval '1 minute')`,
+      [params.get('login_id'), params.get('nonce'), appId],
+    );
+    expect(await killRedisClients(busSubscriberName(first.url))).toBe(1);
+    await browser.next('scanned');
+    expect(browser.messages.map((message) => message.type)).toEqual(['qr', 'scanned']);
+  });
 });
