@@ -17,8 +17,10 @@ export interface StreamEvents {
 
 /**
  * Keeps one registration's stream open: connects with a freshly signed device token each time, and
- * reconnects after a drop with a growing delay (1 s doubling to 30 s, reset once connected). Answers
- * a function that closes it for good.
+ * reconnects after a drop with a growing delay (1 s doubling to 30 s, reset once connected), each one
+ * spread at random over ±50 %: devices dropped together (the server restarting, or closing its streams
+ * with 1012 after a gap in its bus) then come back spread out, not all in the same instant. Answers a
+ * function that closes it for good.
  */
 export function keepStreamOpen(registration: Registration, events: StreamEvents): () => void {
   let stopped = false;
@@ -50,8 +52,9 @@ export function keepStreamOpen(registration: Registration, events: StreamEvents)
         events.removed();
       }
       if (stopped) return;
-      events.dropped(why, delayMs);
-      timer = setTimeout(() => void connect(), delayMs);
+      const retryInMs = Math.round(delayMs * (0.5 + Math.random()));
+      events.dropped(why, retryInMs);
+      timer = setTimeout(() => void connect(), retryInMs);
       delayMs = Math.min(delayMs * 2, 30_000);
     });
   };

@@ -107,9 +107,10 @@ export function qrLogin(options: QrLoginOptions): QrLoginHandle {
     ws.addEventListener('message', onMessage);
     ws.addEventListener('close', () => {
       if (socket !== ws || closed || finished) return;
-      // A dropped network, a restarted server: try again, waiting longer each time.
+      // A dropped network, a restarted server: try again, waiting longer each time, spread at random over ±50 % so
+      // that the browsers of a restarted server do not all come back in the same instant.
       show('reconnecting');
-      const delay = Math.min(maxRetryDelayMs, 500 * 2 ** retries++);
+      const delay = Math.min(maxRetryDelayMs, 500 * 2 ** retries++) * (0.5 + Math.random());
       retryTimer = setTimeout(connect, delay);
     });
   };
