@@ -12,6 +12,9 @@ export interface StreamClient {
   ): Promise<Extract<DeviceStreamMessage, { type: T }>>;
   closed: Promise<{ code: number; reason: string }>;
   close(): void;
+  /** Stops (and starts again) reading from the connection, as a stalled device would. */
+  pause(): void;
+  resume(): void;
 }
 
 /** Opens a device's stream as an authenticator does, and waits for `ready`. */
@@ -33,6 +36,8 @@ export async function openDeviceStream(baseUrl: string, device: PushDevice): Pro
     messages,
     closed,
     close: () => socket.close(),
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
     next(type, match = () => true, timeoutMs = 5_000) {
       type Wanted = Extract<DeviceStreamMessage, { type: typeof type }>;
       const find = () => messages.find((message): message is Wanted => message.type === type && match(message as Wanted));

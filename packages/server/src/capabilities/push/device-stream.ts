@@ -12,6 +12,11 @@ import { deviceTopic, userDevicesTopic } from './topics.ts';
 /** A socket that did not answer the last ping within this time is dropped (its device reconnects). */
 const heartbeatMs = 30_000;
 /**
+ * A socket with more than this much unsent data is not reading: it is dropped before what it is sent piles up in
+ * memory. Its device, reconnecting, is sent what is still waiting for it, from the database.
+ */
+const maxBufferedBytes = 256 * 1024;
+/**
  * Close codes: the device was removed while connected; the device sent something (the stream is one-way); the bus
  * lost messages (1012, "service restart": reconnect, and the waiting challenges come again).
  */
@@ -25,7 +30,9 @@ interface Tracked {
 }
 
 function send(socket: WebSocket, message: DeviceStreamMessage | BusMessage): void {
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+  if (socket.readyState !== socket.OPEN) return;
+  if (socket.bufferedAmount > maxBufferedBytes) socket.terminate();
+  else socket.send(JSON.stringify(message));
 }
 
 /**
@@ -43,7 +50,7 @@ export function deviceStreamRoute(
   const sockets = new Set<Tracked>();
   const heartbeat = setInterval(() => {
     for (const tracked of sockets) {
-      if (!tracked.alive) {
+      if (!tracked.alive || tracked.socket.bufferedAmount > maxBufferedBytes) {
         tracked.socket.terminate();
         continue;
       }

@@ -8,6 +8,7 @@ import { registerPushDevice, type PushDevice } from '../../../test/push-device.t
 import { busSubscriberName, killRedisClients } from '../../../test/redis-clients.ts';
 import { totpUser } from '../../../test/totp-user.ts';
 import { WebhookReceiver, eventually } from '../../../test/webhook-receiver.ts';
+import { deviceTopic } from './topics.ts';
 
 describe.each(databaseKinds())('push challenges on %s', (kind) => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -256,6 +257,23 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     expect((await api.delete(`/v1/users/${phone.userId}`)).status).toBe(204);
     expect(await Promise.all(streams.map(async (stream) => (await stream.closed).code))).toEqual([4401, 4401]);
     await expect(openDeviceStream(server.url, tablet)).rejects.toThrow(/401/);
+  });
+
+  it('drops a stream that stops reading, before what it is sent piles up in the server', async () => {
+    const device = await newDevice();
+    const stream = await openDeviceStream(server.url, device);
+    await stream.next('ready');
+    stream.pause();
+    // 16 MiB for a device that reads nothing: more than the kernel's socket buffers take.
+    const padding = 'x'.repeat(256 * 1024);
+    for (let sent = 0; sent < 64; sent++) await server.bus.publish(deviceTopic(device.deviceId), { type: 'notification', padding });
+    stream.resume();
+    const closed = await Promise.race([stream.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 3_000))]);
+    expect(closed).toEqual({ code: 1006, reason: '' });
+    expect(stream.messages.length).toBeLessThan(1 + 64);
+    const again = await openDeviceStream(server.url, device);
+    await again.next('ready');
+    again.close();
   });
 
   // A challenge published while the server's Redis subscription was down is lost to the stream: the server closes the
