@@ -38,8 +38,10 @@ export const errorCatalog = {
     message: 'The user already has a factor: a new one cannot be enrolled with an action token.',
   },
   action_not_in_review: { status: 409, message: 'Only an action in REVIEW can be set to ALLOW or BLOCK.' },
+  request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'This content type is not supported here.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   idempotency_key_reused: {
     status: 422,
     message: 'This Idempotency-Key was already used with a different request.',

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { RealtimeBus } from './platform/bus/bus.ts';
 import type { Database } from './platform/database/database.ts';
 import { createAuthGuards } from './platform/http/auth.ts';
-import { installErrorHandling } from './platform/http/error-handler.ts';
+import { installErrorHandling, maxPathParamLength, onClientError, onFrameworkError } from './platform/http/error-handler.ts';
 import { healthRoutes } from './platform/http/health-routes.ts';
 import { installJsonBodyParser } from './platform/http/json-body.ts';
 import { Idempotency } from './platform/http/idempotency.ts';
@@ -103,6 +103,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     bodyLimit,
     trustProxy: deps.trustProxy,
     logController: new RequestLogController(),
+    routerOptions: { maxParamLength: maxPathParamLength },
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
   });
   http.setValidatorCompiler(validatorCompiler);
   http.decorateRequest('principal', null);

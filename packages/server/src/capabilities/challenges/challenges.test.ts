@@ -216,6 +216,18 @@ describe.each(databaseKinds())('TOTP challenges on %s', (kind) => {
     expect((await verify(await recovery(), again[1]!)).status).toBe(200);
   });
 
+  it('takes a user id of up to 255 characters of any script, and a create with no body (the active factor)', async () => {
+    const user = await totpUser(api, '€'.repeat(230)); // ≈ 2,100 characters once percent-encoded
+    const path = `/v1/users/${encodeURIComponent(user.userId)}/challenges`;
+    for (const reply of [await api.call('POST', path), await api.call('POST', path, { raw: '', headers: { 'content-type': 'application/json' } })]) {
+      expect(reply.status).toBe(201);
+      expect(reply.body.factor_id).toBe(user.factorId);
+    }
+    expect((await api.get(`/v1/users/${encodeURIComponent(user.userId)}`)).body.user_id).toBe(user.userId);
+    const tooLong = await api.get(`/v1/users/${'u'.repeat(256)}`);
+    expect([tooLong.status, tooLong.body.error.details.field]).toEqual([400, 'params.user_id']);
+  });
+
   it('keeps apps apart: another app’s user, factor and challenge are 404', async () => {
     const user = await totpUser(api);
     const id = await newChallenge(api, user.userId);

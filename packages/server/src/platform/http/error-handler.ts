@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { errorCatalog, type ErrorBody, type ErrorCode } from '@tessera/contracts';
 import { DatabaseUnavailableError } from '../database/database.ts';
@@ -18,6 +20,43 @@ const fastifyCodes: Record<string, ErrorCode> = {
 function send(reply: FastifyReply, code: ErrorCode, message: string, details?: unknown): FastifyReply {
   const body: ErrorBody = { error: { code, message, ...(details === undefined ? {} : { details }) } };
   return reply.code(errorCatalog[code].status).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * The longest path parameter the router takes: an id of 255 characters fits, each character up to 4 bytes of UTF-8,
+ * percent-encoded (12 characters each).
+ */
+export const maxPathParamLength = 255 * 12;
+
+/**
+ * The router's own refusals, before any route or hook runs: a path segment that is not well percent-encoded,
+ * or a path parameter over maxPathParamLength.
+ */
+export function onFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const reason =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `has a part longer than ${maxPathParamLength} characters` : 'is not well percent-encoded';
+  send(reply, 'validation_failed', `The path ${reason}.`, { field: '(path)', reason });
+}
+
+/**
+ * What Node's HTTP parser refuses (headers over its limit, a malformed request line, a request that took too long
+ * to arrive) gets the documented error too, written on the socket, which then closes: there is no request to
+ * answer through Fastify.
+ */
+export function onClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'validation_failed';
+  const { status } = errorCatalog[code];
+  const message = code === 'validation_failed' ? 'The request is not valid HTTP.' : errorCatalog[code].message;
+  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** Renders every failure in the documented error format; nothing else ever reaches a client. */

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import pino from 'pino';
@@ -76,7 +77,30 @@ describe('HTTP platform', () => {
     }
     expect(logs).not.toContain(Buffer.from(`${app_id}:${app_secret}`).toString('base64'));
   });
+
+  it("answers the router's and the HTTP parser's refusals in the documented error format", async () => {
+    for (const path of ['/v1/challenges/%ZZ', '/v1/users/%C0%AF', `/v1/users/${'u'.repeat(255 * 12 + 1)}`]) {
+      const reply = await api.get(path);
+      expect([reply.status, reply.body.error?.code, reply.body.error?.details?.field], path).toEqual([400, 'validation_failed', '(path)']);
+    }
+    // Refused by Node's HTTP parser before Fastify sees a request: the answer is written on the socket.
+    const oversized = await rawExchange(server.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(oversized).toMatch(/^HTTP\/1\.1 431 [^]*\r\n\r\n\{"error":\{"code":"headers_too_large","message":"[^"]+"\}\}$/);
+    const garbled = await rawExchange(server.port, 'NOT HTTP AT ALL\r\n\r\n');
+    expect(garbled).toMatch(/^HTTP\/1\.1 400 [^]*\r\n\r\n\{"error":\{"code":"validation_failed","message":"[^"]+"\}\}$/);
+  });
 });
+
+/** Sends raw bytes and reads everything the server answers until it closes the connection. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.end(request));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
+    socket.on('error', reject);
+  });
+}
 
 describe('metrics behind TESSERA_METRICS_TOKEN', () => {
   const metricsToken = 'metrics-token-'.padEnd(40, 'm');

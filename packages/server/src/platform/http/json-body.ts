@@ -15,15 +15,35 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** A body schema whose fields are all optional: the body may be left out. */
+export function isOptionalBody(schema: unknown): boolean {
+  const { type, required } = (schema ?? {}) as { type?: unknown; required?: unknown[] };
+  return type === 'object' && (required === undefined || required.length === 0);
+}
+
 /**
  * The JSON body parser for every JSON content type we take: Fastify's own (it refuses `__proto__` and
- * `constructor` keys) plus a limit on nesting.
+ * `constructor` keys) plus a limit on nesting. An empty body is no body, whatever its content type: a route whose
+ * body fields are all optional then takes it as `{}` (so `curl -X POST` works), and the others say what is required.
  */
 export function installJsonBodyParser(app: FastifyInstance, contentTypes: string[]): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
+  app.addHook('onRoute', (route) => {
+    if (!isOptionalBody(route.schema?.body)) return;
+    const hooks = route.preValidation === undefined ? [] : [route.preValidation].flat();
+    route.preValidation = [
+      (request, _reply, done) => {
+        if (request.body === undefined) request.body = {};
+        done();
+      },
+      ...hooks,
+    ];
+  });
   app.addContentTypeParser(contentTypes, { parseAs: 'string' }, (request, body, done) => {
-    parse(request, body.toString(), (error, value) => {
+    const text = body.toString();
+    if (text.trim() === '') return done(null, undefined);
+    parse(request, text, (error, value) => {
       if (error) return done(error, undefined);
       if (nestedDeeperThan(value, maxJsonDepth)) {
         return done(ApiError.invalid('(body)', `is nested more than ${maxJsonDepth} levels deep`), undefined);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from 'typebox';
+import { isOptionalBody } from './json-body.ts';
 
 export const errorBodySchema = Type.Object(
   {
@@ -41,6 +42,20 @@ export function errorResponses(...statuses: number[]): Record<number, object> {
   );
 }
 
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }> } }>>;
+}
+
+/** A body whose fields are all optional may be left out (json-body.ts): the document says so. */
+function withOptionalBodies<T extends OpenApiDocument>(document: T): T {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const { requestBody } of Object.values(operations)) {
+      if (requestBody && isOptionalBody(requestBody.content?.['application/json']?.schema)) requestBody.required = false;
+    }
+  }
+  return document;
+}
+
 /** The OpenAPI document, generated from the route schemas, at /v1/openapi.json, and a browsable copy at /docs. */
 export async function registerOpenApi(app: FastifyInstance, publicUrl: string): Promise<void> {
   app.addSchema(errorBodySchema);
@@ -64,6 +79,7 @@ export async function registerOpenApi(app: FastifyInstance, publicUrl: string): 
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (document) => withOptionalBodies(('openapiObject' in document ? document.openapiObject : {}) as OpenApiDocument),
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
