@@ -216,6 +216,15 @@ describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (k
     const own = await anonymous.post('/v1/client/totp/enroll', undefined, { as: null, headers: { authorization: `Bearer ${tracked.token}`, origin: 'https://shop.example' } });
     expect(own.status).toBe(200);
     expect(own.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    // The page can read every refusal, a body that fails its checks or is not JSON too.
+    const page = { authorization: `Bearer ${tracked.token}`, origin: 'https://shop.example' };
+    for (const refused of [
+      await anonymous.post('/v1/client/totp/verify', {}, { as: null, headers: page }),
+      await anonymous.call('POST', '/v1/client/totp/verify', { as: null, raw: '{"code":', headers: { ...page, 'content-type': 'application/json' } }),
+      await anonymous.get('/v1/client/challenges/chl_x?wait=-1', { as: null, headers: page }),
+    ]) {
+      expect([refused.status, refused.headers.get('access-control-allow-origin')]).toEqual([400, 'https://shop.example']);
+    }
   });
 
   it('sends action.tracked and action.challenge_succeeded events through the outbox', async () => {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { errorResponses } from '../../platform/http/openapi.ts';
 import { codeBody } from '../factors/schemas.ts';
@@ -20,10 +20,9 @@ const auth =
 export function clientRoutes(app: FastifyInstance, deps: { client: ClientService }): void {
   const { client } = deps;
 
-  async function sessionOf(request: FastifyRequest, reply: FastifyReply): Promise<ClientSession> {
+  async function sessionOf(request: FastifyRequest): Promise<ClientSession> {
     const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');
     const origin = request.headers.origin;
-    if (origin) reply.header('access-control-allow-origin', origin).header('vary', 'origin');
     if (!match) {
       throw new ApiError('client_token_invalid', 'Use "Authorization: Bearer <track token>".', {
         details: { reason: 'missing' },
@@ -35,6 +34,14 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
     if (origin && allowed.length > 0 && !allowed.includes(origin)) throw new ApiError('origin_not_allowed');
     return session;
   }
+
+  // Every answer may be read by the calling page, its errors too (an invalid body, a refused origin): the header is
+  // set before the body is parsed and checked.
+  const readableByPage: onRequestHookHandler = (request, reply, done) => {
+    const origin = request.headers.origin;
+    if (origin) reply.header('access-control-allow-origin', origin).header('vary', 'origin');
+    done();
+  };
 
   // Preflight: the browser asks before sending Authorization; the origin is checked on the call itself.
   app.options('/v1/client/*', { schema: { hide: true } }, async (request, reply) =>
@@ -51,6 +58,7 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
   app.post(
     '/v1/client/totp/enroll',
     {
+      onRequest: readableByPage,
       schema: {
         tags,
         summary: 'Enroll a first TOTP factor',
@@ -59,13 +67,14 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
         response: { 200: clientEnrollmentSchema, ...errorResponses(401, 403, 409) },
       },
     },
-    async (request, reply) => client.enrollTotp(await sessionOf(request, reply)),
+    async (request) => client.enrollTotp(await sessionOf(request)),
   );
 
   for (const type of ['totp', 'recovery'] as const satisfies CodeFactorType[]) {
     app.post<{ Body: { code: string } }>(
       `/v1/client/${type}/verify`,
       {
+        onRequest: readableByPage,
         schema: {
           tags,
           summary: type === 'totp' ? 'Verify a TOTP code' : 'Verify a recovery code',
@@ -77,13 +86,14 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
           response: { 200: clientSuccessSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 429) },
         },
       },
-      async (request, reply) => client.verifyCode(await sessionOf(request, reply), type, request.body.code),
+      async (request) => client.verifyCode(await sessionOf(request), type, request.body.code),
     );
   }
 
   app.post(
     '/v1/client/push',
     {
+      onRequest: readableByPage,
       schema: {
         tags,
         summary: 'Send a push request to the user’s devices',
@@ -94,12 +104,13 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
         response: { 200: clientPushSchema, ...errorResponses(401, 403, 409, 429) },
       },
     },
-    async (request, reply) => client.startPush(await sessionOf(request, reply)),
+    async (request) => client.startPush(await sessionOf(request)),
   );
 
   app.get<{ Params: { challenge_id: string }; Querystring: { wait?: number } }>(
     '/v1/client/challenges/:challenge_id',
     {
+      onRequest: readableByPage,
       schema: {
         tags,
         summary: 'The push request’s status (long-poll with ?wait=)',
@@ -111,7 +122,7 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
       },
     },
     async (request, reply) => {
-      const session = await sessionOf(request, reply);
+      const session = await sessionOf(request);
       const gone = new AbortController();
       reply.raw.on('close', () => gone.abort());
       return client.push(session, request.query.wait ?? 0, gone.signal, request.params.challenge_id);
