@@ -5,7 +5,7 @@ import { isId, newId } from '../../platform/ids.ts';
 import type { NonceStore } from '../../platform/nonce-store.ts';
 import { randomToken, sha256 } from '../../platform/secrets.ts';
 import type { AppService } from '../apps/service.ts';
-import { maxFactorsPerUser, type FactorService } from '../factors/service.ts';
+import type { FactorService } from '../factors/service.ts';
 import type { UserService } from '../users/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { DeviceKeyError, parseDevicePublicKey } from './device-key.ts';
@@ -108,9 +108,7 @@ export class DeviceService {
       const { appId, userId } = redeemed;
       const app = await this.apps.get(appId);
       if (!app.active) throw new ApiError('app_inactive');
-      if ((await this.factors.list(appId, userId)).length >= maxFactorsPerUser) {
-        throw new ApiError('validation_failed', `A user may hold at most ${maxFactorsPerUser} factors.`);
-      }
+      await this.factors.makeRoom(appId, userId);
       await this.#store.insertPushFactor(factorId, appId, userId, name);
       const device = await this.#store.insertDevice({
         id: deviceId,

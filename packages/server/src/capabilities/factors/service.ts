@@ -11,7 +11,7 @@ import { FactorStore, toFactor, type FactorRecord, type TotpKey } from './store.
 import { base32Of, decodeBase32Secret, matchTotpStep, minimumSecretBytes, newTotpSecret, totpUri, type TotpParams } from './totp.ts';
 import { qrDataUrl } from '../../platform/qr-code.ts';
 
-export const maxFactorsPerUser = 20;
+const maxFactorsPerUser = 20;
 
 /** The keyring context of a TOTP secret: it opens only for its own factor. */
 export const totpSecretContext = (factorId: string) => `factors.secret:${factorId}`;
@@ -66,9 +66,7 @@ export class FactorService {
     const id = newId('fac');
     const record = await this.db.transaction(async () => {
       const user = await this.users.upsert(appId, userId, {});
-      if ((await this.#store.countForUser(appId, userId)) >= maxFactorsPerUser) {
-        throw new ApiError('validation_failed', `A user may hold at most ${maxFactorsPerUser} factors.`);
-      }
+      await this.makeRoom(appId, userId);
       const inserted = await this.#store.insertTotp({
         id,
         appId,
@@ -138,6 +136,21 @@ export class FactorService {
       await this.#store.delete(appId, factorId);
       await this.outbox.enqueue(appId, 'factor.deleted', toFactor(factor));
     });
+  }
+
+  /**
+   * Keeps a user within maxFactorsPerUser before a factor is added, in the caller's transaction: at the limit, the
+   * oldest unverified TOTP factor goes (an enrollment nobody finished protects nothing; else a setup page opened 20
+   * times would block the user for good), and with none the new factor is refused.
+   */
+  async makeRoom(appId: string, userId: string): Promise<void> {
+    const factors = await this.#store.listForUser(appId, userId);
+    if (factors.length < maxFactorsPerUser) return;
+    const abandoned = factors.find((factor) => factor.status === 'unverified'); // ids sort by creation time
+    if (!abandoned) throw ApiError.invalid('user_id', `holds ${maxFactorsPerUser} factors, the most a user may hold: delete one first`);
+    for (const hook of this.#removalHooks) await hook(abandoned);
+    await this.#store.delete(appId, abandoned.id);
+    await this.outbox.enqueue(appId, 'factor.deleted', toFactor(abandoned));
   }
 
   /** Ten new recovery codes, shown once; the user's previous codes stop working. */

@@ -94,14 +94,6 @@ export class FactorStore {
     );
   }
 
-  async countForUser(appId: string, userId: string): Promise<number> {
-    const [row] = await this.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM factors WHERE app_id = $1 AND user_id = $2',
-      [appId, userId],
-    );
-    return row?.n ?? 0;
-  }
-
   /** The newest active factor of the first of `types` the user has (a user may hold several TOTP factors). */
   async findActive(appId: string, userId: string, types: readonly FactorType[]): Promise<FactorRecord | null> {
     const [row] = await this.db.query<FactorRecord>(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds, startTestServer } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
@@ -65,4 +66,21 @@ describe.each(databaseKinds())('TOTP enrollment end to end on %s', (kind) => {
       expect(user_.body.two_factor_enabled).toBe(true);
     },
   );
+
+  it('keeps a user to 20 factors: an unfinished enrollment makes room for a new one, 20 active ones do not', async () => {
+    const abandoning = `abandoned-setups-${kind}`;
+    const unfinished: string[] = [];
+    for (let i = 0; i < 20; i++) unfinished.push((await api.post(`/v1/users/${abandoning}/factors`, { type: 'totp' })).body.factor_id);
+    expect((await api.post(`/v1/users/${abandoning}/factors`, { type: 'totp' })).status).toBe(201);
+    expect((await api.get(`/v1/factors/${unfinished[0]}`)).status).toBe(404); // the oldest went
+    expect((await api.get(`/v1/factors/${unfinished[1]}`)).status).toBe(200);
+
+    const full = `twenty-factors-${kind}`;
+    for (let i = 0; i < 20; i++) {
+      const secret = Array.from(randomBytes(32), (byte) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[byte % 32]).join('');
+      expect((await api.post(`/v1/users/${full}/factors`, { type: 'totp', secret, code: await oathtool(secret) })).status).toBe(201);
+    }
+    const refused = await api.post(`/v1/users/${full}/factors`, { type: 'totp' });
+    expect([refused.status, refused.body.error.code, refused.body.error.details.field]).toEqual([400, 'validation_failed', 'user_id']);
+  });
 });
