@@ -96,7 +96,7 @@ export class ActionStore {
     return current?.challenge_ids ?? {};
   }
 
-  /** Records the action's push challenge (a new one replaces one that ended). */
+  /** Records the action's challenge of this type, replacing one that ended (a denial, an expiry, 5 wrong codes). */
   async replaceChallenge(id: string, type: string, challengeId: string): Promise<void> {
     await this.db.query(`UPDATE actions SET challenge_ids = challenge_ids || jsonb_build_object($2::text, $3::text) WHERE id = $1`, [
       id,

@@ -115,6 +115,19 @@ describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (k
     expect((await validate({ token: tracked.token, action: 'signIn' })).body).toMatchObject({ state: 'CHALLENGE_REQUIRED', is_valid: false });
   });
 
+  it('keeps the track token usable after a challenge failed on 5 wrong codes: the right code then passes', async () => {
+    await awayFromStepBoundary();
+    const user = await totpUser(api);
+    const tracked = await track(api, user.userId, 'signIn');
+    for (let left = 4; left >= 0; left--) {
+      const wrong = await anonymous.post('/v1/client/totp/verify', { code: '000000' }, as(tracked.token));
+      expect(wrong.body.error.details).toMatchObject({ attempts_left: left });
+    }
+    const right = await anonymous.post('/v1/client/totp/verify', { code: await user.code() }, as(tracked.token));
+    expect(right.status, JSON.stringify(right.body)).toBe(200);
+    expect((await validate({ token: right.body.token, action: 'signIn' })).body.state).toBe('CHALLENGE_SUCCEEDED');
+  });
+
   it('refuses a missing, altered or success-scope token, and a BLOCK action', async () => {
     const { tracked, success } = await passedChallenge();
     const none = await anonymous.post('/v1/client/totp/verify', { code: '123456' });

@@ -80,7 +80,7 @@ export function clientRoutes(app: FastifyInstance, deps: { client: ClientService
           summary: type === 'totp' ? 'Verify a TOTP code' : 'Verify a recovery code',
           description:
             'Answers a success token for POST /v1/actions/validate. A wrong code is 422 invalid_code (details.attempts_left); ' +
-            `the challenge fails after 5, and 10 in a row lock the user (429). An action not to be challenged: 409. ${auth}`,
+            `after 5 the next code goes to a new challenge, and 10 in a row lock the user (429). An action not to be challenged: 409. ${auth}`,
           security,
           body: codeBody,
           response: { 200: clientSuccessSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 429) },

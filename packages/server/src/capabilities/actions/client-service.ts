@@ -92,7 +92,7 @@ export class ClientService {
     const check =
       enrolling?.status === 'unverified'
         ? () => this.factors.activate(appId, enrolling.id, code)
-        : async () => this.challenges.verify(appId, await this.#challengeFor(session, action, type), code);
+        : () => this.#verifyInChallenge(session, action, type, code);
     const failure = await this.db.transaction(async () => {
       // A wrong code's bookkeeping (attempts, the user's lockout) commits before its error is answered.
       const refused = await check().then(
@@ -160,17 +160,40 @@ export class ClientService {
     return recorded ? this.challenges.get(session.appId, recorded) : null;
   }
 
+  /**
+   * A code for the action's challenge of `type`. One that failed (5 wrong codes) or expired is replaced by a new one:
+   * the track token stays usable until a challenge succeeds, and the user's lockout (10 wrong codes in a row) still
+   * bounds the guesses.
+   */
+  async #verifyInChallenge(session: ClientSession, action: ActionRow, type: CodeFactorType, code: string): Promise<Challenge> {
+    try {
+      return await this.challenges.verify(session.appId, await this.#challengeFor(session, action, type), code);
+    } catch (error) {
+      const ended = error instanceof ApiError && error.code === 'challenge_not_pending' ? (error.details as { status?: string }).status : null;
+      if (ended !== 'failed' && ended !== 'expired') throw error;
+      const renewed = await this.#newChallenge(session, action, type);
+      await this.#store.replaceChallenge(action.id, type, renewed);
+      return this.challenges.verify(session.appId, renewed, code);
+    }
+  }
+
   async #challengeFor(session: ClientSession, action: ActionRow, type: CodeFactorType): Promise<string> {
     const existing = action.challenge_ids[type];
     if (existing) return existing;
+    const created = await this.#newChallenge(session, action, type);
+    // Of two concurrent first codes, both use the challenge recorded first.
+    return (await this.#store.recordChallenge(action.id, type, created))[type] ?? created;
+  }
+
+  /** A new challenge of `type` for the action, living as long as the token (an hour at most). */
+  async #newChallenge(session: ClientSession, action: ActionRow, type: CodeFactorType): Promise<string> {
     const secondsLeft = session.expiresAt - Math.floor(Date.now() / 1000);
     const created = await this.challenges.create(session.appId, session.userId, {
       type,
       reference_id: action.id,
       expires_in: Math.min(3600, Math.max(1, secondsLeft)),
     });
-    // Of two concurrent first codes, both use the challenge recorded first.
-    return (await this.#store.recordChallenge(action.id, type, created.challenge_id))[type] ?? created.challenge_id;
+    return created.challenge_id;
   }
 
   async #action(session: ClientSession): Promise<ActionRow> {
