@@ -96,6 +96,7 @@ export class ChallengeService {
       }
     }
     const factor = await this.#factorFor(appId, userId, body);
+    if (body.type !== undefined && body.type !== factor.type) throw ApiError.invalid('type', `is not the factor's type (${factor.type})`);
     if (body.number_matching && factor.type !== 'push') throw ApiError.invalid('number_matching', 'applies to push challenges only');
     if (factor.type === 'push') {
       const factorId = body.factor_id === undefined ? null : factor.id;

@@ -112,6 +112,16 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
     expect(reply.body.error.details.field).toBe(field);
   });
 
+  it("refuses a challenge whose type is not its factor's, and recovery codes asked with a body", async () => {
+    const mismatch = await api.post(`/v1/users/${user.userId}/challenges`, { factor_id: user.factorId, type: 'recovery' });
+    expect([mismatch.status, mismatch.body.error.details?.field]).toEqual([400, 'type']);
+    for (const body of [{ count: 20 }, [], null]) {
+      const reply = await api.call('POST', `/v1/users/${user.userId}-4/recovery-codes`, { raw: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      expect(reply.status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await api.get(`/v1/users/${user.userId}-4`)).status).toBe(404);
+  });
+
   it('answers 409 to a verify of a verified challenge', async () => {
     await awayFromStepBoundary();
     const fresh = await totpUser(api);

@@ -113,9 +113,10 @@ export function factorRoutes(
       schema: {
         tags,
         summary: 'Generate recovery codes',
-        description: 'Ten single-use codes, shown only now and stored hashed; the previous codes stop working.',
+        description: 'Ten single-use codes, shown only now and stored hashed; the previous codes stop working. No body (or {}).',
         security,
         params: userIdParams,
+        body: Type.Object({}, { additionalProperties: false }),
         response: { 201: recoveryCodesSchema, ...errorResponses(401, 403, 422) },
       },
     },
