@@ -4,6 +4,7 @@ import { ApiError } from '../../platform/http/api-error.ts';
 import { callingApp, type AuthGuards } from '../../platform/http/auth.ts';
 import type { Idempotency } from '../../platform/http/idempotency.ts';
 import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
+import { appIdParams } from '../apps/schemas.ts';
 import { userIdParams } from '../users/schemas.ts';
 import type { RulesService } from './rules-service.ts';
 import {
@@ -12,7 +13,6 @@ import {
   actionRecordParams,
   actionRecordSchema,
   appActionParams,
-  appIdParams,
   listActionsQuery,
   putRulesBody,
   reviewBody,

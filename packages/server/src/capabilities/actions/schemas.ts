@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { actionOutcomes, actionStates, factorTypes } from '@tessera/contracts';
-import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
 import { userIdParams } from '../users/schemas.ts';
 
 const actionName = Type.String({
@@ -12,8 +12,7 @@ const actionName = Type.String({
 
 export const actionParams = Type.Object({ ...userIdParams.properties, action: actionName });
 export const actionRecordParams = Type.Object({ ...actionParams.properties, idempotency_key: Type.String({ maxLength: 64 }) });
-export const appActionParams = Type.Object({ app_id: Type.String({ maxLength: 64 }), action: actionName });
-export const appIdParams = Type.Object({ app_id: Type.String({ maxLength: 64 }) });
+export const appActionParams = Type.Object({ app_id: pathId, action: actionName });
 
 export const trackBody = Type.Object(
   {

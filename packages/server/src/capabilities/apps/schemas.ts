@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { profileScopes } from '@tessera/contracts';
-import { dateTime, literals, nullable } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, pathId } from '../../platform/http/schema-kit.ts';
 
 const name = Type.String({ minLength: 1, maxLength: 100, description: 'Shown to the operator.' });
 // The issuer is the first part of an otpauth label, where ':' separates it from the account.
@@ -87,7 +87,7 @@ export const listAppsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const appIdParams = Type.Object({ app_id: Type.String({ maxLength: 64 }) });
+export const appIdParams = Type.Object({ app_id: pathId });
 
 export const mergePatchBody = Type.Object({}, { additionalProperties: true, description: 'RFC 7396 JSON Merge Patch' });
 

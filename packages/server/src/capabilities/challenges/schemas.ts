@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { challengeStatuses, denyReasons, factorTypes } from '@tessera/contracts';
-import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
 import { maxExpiresInSeconds, maxWaitSeconds } from './limits.ts';
 
 const nullableObject = nullable(Type.Object({}, { additionalProperties: true }));
@@ -65,7 +65,7 @@ export const challengeSchema = Type.Object({
   denied_by: Type.Optional(userList),
 });
 
-export const challengeIdParams = Type.Object({ challenge_id: Type.String({ maxLength: 64 }) });
+export const challengeIdParams = Type.Object({ challenge_id: pathId });
 
 export const getChallengeQuery = Type.Object(
   {

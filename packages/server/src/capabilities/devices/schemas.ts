@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { deviceAlgorithms } from '@tessera/contracts';
-import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
 
 export const deviceRegistrationSchema = Type.Object({
   registration_token: Type.String({ description: 'Single use, valid for 10 minutes; stored only as a hash.' }),
@@ -50,4 +50,4 @@ export const deviceSchema = Type.Object({
 
 export const deviceListSchema = Type.Object({ data: Type.Array(deviceSchema) });
 
-export const deviceIdParams = Type.Object({ device_id: Type.String({ maxLength: 64 }) });
+export const deviceIdParams = Type.Object({ device_id: pathId });

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { factorTypes, totpAlgorithms } from '@tessera/contracts';
-import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
 
 export const factorSchema = Type.Object({
   factor_id: Type.String(),
@@ -38,7 +38,7 @@ export const enrollFactorBody = Type.Object(
 
 export const codeBody = Type.Object({ code: Type.String({ maxLength: 64 }) }, { additionalProperties: false });
 
-export const factorIdParams = Type.Object({ factor_id: Type.String({ maxLength: 64 }) });
+export const factorIdParams = Type.Object({ factor_id: pathId });
 
 export const factorListSchema = Type.Object({ data: Type.Array(factorSchema) });
 

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { challengeStatuses, deviceDecisions } from '@tessera/contracts';
-import { dateTime, literals, nullable } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, pathId } from '../../platform/http/schema-kit.ts';
 
 export const deviceChallengeSchema = Type.Object({
   challenge_id: Type.String(),
@@ -29,4 +29,4 @@ export const answerBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const deviceChallengeParams = Type.Object({ challenge_id: Type.String({ maxLength: 64 }) });
+export const deviceChallengeParams = Type.Object({ challenge_id: pathId });

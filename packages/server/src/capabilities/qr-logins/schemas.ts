@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { profileFields } from '@tessera/contracts';
-import { dateTime, literals, nullable } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, pathId } from '../../platform/http/schema-kit.ts';
 import { userIdParams } from '../users/schemas.ts';
 
 export const connectQuery = Type.Object(
@@ -32,7 +32,7 @@ export const claimSchema = Type.Object({
   expires_at: dateTime,
 });
 
-export const loginIdParams = Type.Object({ login_id: Type.String({ maxLength: 64 }) });
+export const loginIdParams = Type.Object({ login_id: pathId });
 
 export const answerBody = Type.Object({ proof }, { additionalProperties: false });
 

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { webhookDeliveryStatuses } from '@tessera/contracts';
-import { dateTime, literals, nullable, nullableDateTime } from '../../platform/http/schema-kit.ts';
+import { dateTime, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
 
 export const deliverySchema = Type.Object({
   id: Type.String({ description: 'Also the webhook-id header: the same on every attempt.' }),
@@ -33,4 +33,4 @@ export const listDeliveriesQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const deliveryIdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+export const deliveryIdParams = Type.Object({ id: pathId });
