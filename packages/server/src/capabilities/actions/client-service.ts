@@ -169,7 +169,7 @@ export class ClientService {
     try {
       return await this.challenges.verify(session.appId, await this.#challengeFor(session, action, type), code);
     } catch (error) {
-      const ended = error instanceof ApiError && error.code === 'challenge_not_pending' ? (error.details as { status?: string }).status : null;
+      const ended = error instanceof ApiError && error.code === 'challenge_not_pending' ? (error.details as { status?: string } | undefined)?.status : null;
       if (ended !== 'failed' && ended !== 'expired') throw error;
       const renewed = await this.#newChallenge(session, action, type);
       await this.#store.replaceChallenge(action.id, type, renewed);

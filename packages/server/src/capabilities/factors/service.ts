@@ -146,7 +146,7 @@ export class FactorService {
   async makeRoom(appId: string, userId: string): Promise<void> {
     const factors = await this.#store.listForUser(appId, userId);
     if (factors.length < maxFactorsPerUser) return;
-    const abandoned = factors.find((factor) => factor.status === 'unverified'); // ids sort by creation time
+    const abandoned = factors.find((factor) => factor.type === 'totp' && factor.status === 'unverified'); // ids sort by creation time
     if (!abandoned) throw ApiError.invalid('user_id', `holds ${maxFactorsPerUser} factors, the most a user may hold: delete one first`);
     for (const hook of this.#removalHooks) await hook(abandoned);
     await this.#store.delete(appId, abandoned.id);
