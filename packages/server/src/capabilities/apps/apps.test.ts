@@ -158,6 +158,11 @@ describe.each(databaseKinds())('apps on %s', (kind) => {
     });
     expect(failedTest.status).toBe(409);
     expect(failedTest.body.error.code).toBe('patch_test_failed');
+    // Media types ignore case (RFC 9110 §8.3.1).
+    const shouted = await api.patch(`/v1/apps/${app.app_id}`, [{ op: 'replace', path: '/name', value: 'Shop 3' }], {
+      headers: { 'content-type': 'Application/JSON-Patch+JSON' },
+    });
+    expect([shouted.status, shouted.body.name]).toEqual([200, 'Shop 3']);
   });
 
   it('deletes an app; its credentials stop working', async () => {

@@ -109,7 +109,7 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
     },
     (request) => {
       const body = request.body;
-      const isJsonPatch = request.headers['content-type']?.startsWith('application/json-patch+json') ?? false;
+      const isJsonPatch = (request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json-patch+json'); // media types ignore case
       return apps.update(request.params.app_id, (current) =>
         isJsonPatch
           ? applyJsonPatchToConfig(current, body as JsonPatchOperation[])

@@ -122,10 +122,11 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
     expect((await api.get(`/v1/users/${user.userId}-4`)).status).toBe(404);
   });
 
-  it('refuses an id with a control character, naming the parameter', async () => {
+  it('refuses an id or a cursor with a control character, naming the parameter', async () => {
     for (const [path, field] of [
       ['/v1/challenges/%00', 'params.challenge_id'],
       ['/v1/factors/fac_%01', 'params.factor_id'],
+      ['/v1/webhook-deliveries?starting_after=%00', 'querystring.starting_after'],
     ]) {
       const reply = await api.get(path as string);
       expect([reply.status, reply.body.error.details?.field], path).toEqual([400, field]);

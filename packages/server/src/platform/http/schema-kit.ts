@@ -16,8 +16,8 @@ export function literals<T extends string | number>(values: readonly T[]) {
 export const dateTime = Type.String({ format: 'date-time' });
 export const nullableDateTime = nullable(dateTime);
 
-/**
- * An id in a path (`app_…`, `chl_…`, a delivery's, a login's): printable text of up to 64 characters. An unknown one
- * is a 404; one with a control character is refused here, naming the parameter, before it reaches a query.
- */
-export const pathId = Type.String({ maxLength: 64, pattern: '^[^\\x00-\\x1f\\x7f]+$' });
+/** No control character: refused by the schema, naming the parameter, rather than by PostgreSQL (NUL) later. */
+export const printable = '^[^\\x00-\\x1f\\x7f]*$';
+
+/** An id in a path (`app_…`, `chl_…`, a delivery's, a login's): an unknown one is a 404. */
+export const pathId = Type.String({ maxLength: 64, pattern: printable });
