@@ -91,6 +91,8 @@ describe.each(databaseKinds())('bad input to the apps API on %s', (kind) => {
       headers: { 'content-type': 'application/merge-patch+json' },
     });
     expect(reply.status).toBe(400);
+    // Valid JSON, refused for its key: the error says so rather than "not valid JSON".
+    expect([reply.body.error.code, reply.body.error.details?.reason]).toEqual(['validation_failed', expect.stringContaining('__proto__')]);
     await unchanged();
   });
 

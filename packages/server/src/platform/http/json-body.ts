@@ -15,6 +15,15 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A body schema whose fields are all optional: the body may be left out. */
 export function isOptionalBody(schema: unknown): boolean {
   const { type, required } = (schema ?? {}) as { type?: unknown; required?: unknown[] };
@@ -44,7 +53,8 @@ export function installJsonBodyParser(app: FastifyInstance, contentTypes: string
     const text = body.toString();
     if (text.trim() === '') return done(null, undefined);
     parse(request, text, (error, value) => {
-      if (error) return done(error, undefined);
+      // Fastify's parser refuses a "__proto__" or "constructor" key with the error of broken JSON: tell them apart.
+      if (error) return done(isJson(text) ? ApiError.invalid('(body)', 'has a "__proto__" or "constructor" key, which is refused') : error, undefined);
       if (nestedDeeperThan(value, maxJsonDepth)) {
         return done(ApiError.invalid('(body)', `is nested more than ${maxJsonDepth} levels deep`), undefined);
       }
