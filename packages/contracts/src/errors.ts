@@ -41,6 +41,7 @@ export const errorCatalog = {
   request_timeout: { status: 408, message: 'The request took too long to arrive.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'This content type is not supported here.' },
+  upgrade_required: { status: 426, message: 'This route is a WebSocket: open it with an Upgrade request.' },
   headers_too_large: { status: 431, message: 'The request headers are too large.' },
   idempotency_key_reused: {
     status: 422,

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { DeviceStreamMessage } from '@tessera/contracts';
 import type { BusMessage, RealtimeBus } from '../../platform/bus/bus.ts';
 import { errorResponses } from '../../platform/http/openapi.ts';
-import { releaseUpgrade } from '../../platform/http/websocket-release.ts';
+import { releaseUpgrade, upgradeRequired } from '../../platform/http/websocket-release.ts';
 import { callingDevice } from '../devices/device-guard.ts';
 import type { DeviceRecord } from '../devices/store.ts';
 import type { PushChallenges } from './service.ts';
@@ -70,24 +70,24 @@ export function deviceStreamRoute(
     for (const tracked of sockets) tracked.socket.close(1001, 'server shutting down');
   });
 
-  app.get(
-    '/v1/device/stream',
-    {
-      websocket: true,
-      preHandler: deviceGuard,
-      schema: {
-        tags: ['devices'],
-        summary: 'The device’s live stream (WebSocket)',
-        description:
-          'Upgrade to a WebSocket, authenticated like every device call (`Authorization: Device <JWT>` for GET ' +
-          '/v1/device/stream). Messages (JSON): {type:"ready", device_id}; {type:"challenge", challenge} for each challenge ' +
-          'waiting for an answer, then for each new one; {type:"challenge_ended", challenge_id, status}; {type:"notification", ' +
-          'notification:{kind:"login", app_id, app_name, at, …}}. The server pings every 30 s. Close code 4401: the device was removed; ' +
-          '1012: reconnect (the server may have missed messages meant for this stream, and sends what is waiting again).',
-        response: errorResponses(401),
-      },
+  app.route({
+    method: 'GET',
+    url: '/v1/device/stream',
+    preHandler: deviceGuard,
+    handler: upgradeRequired,
+    schema: {
+      tags: ['devices'],
+      summary: 'The device’s live stream (WebSocket)',
+      description:
+        'Upgrade to a WebSocket, authenticated like every device call (`Authorization: Device <JWT>` for GET ' +
+        '/v1/device/stream). Messages (JSON): {type:"ready", device_id}; {type:"challenge", challenge} for each challenge ' +
+        'waiting for an answer, then for each new one; {type:"challenge_ended", challenge_id, status}; {type:"notification", ' +
+        'notification:{kind:"login", app_id, app_name, at, …}}. The server pings every 30 s. Close code 4401: the device was removed; ' +
+        '1012: reconnect (the server may have missed messages meant for this stream, and sends what is waiting again). ' +
+        'A request without the upgrade: 426 upgrade_required.',
+      response: errorResponses(401, 426),
     },
-    (socket, request) => {
+    wsHandler: (socket, request) => {
       const device = callingDevice(request);
       releaseUpgrade(socket, request, onSocketError);
       const tracked: Tracked = { socket, alive: true, backlog: [] };
@@ -112,7 +112,7 @@ export function deviceStreamRoute(
         socket.close(1011, 'try again');
       });
     },
-  );
+  });
 
   /** `ready`, the challenges waiting for the device, then what arrived meanwhile (without repeats). */
   async function sendWaiting(tracked: Tracked, device: DeviceRecord, topics: string[]): Promise<void> {

@@ -259,6 +259,12 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     await expect(openDeviceStream(server.url, tablet)).rejects.toThrow(/401/);
   });
 
+  it('answers a stream asked without the upgrade with 426, in the error format', async () => {
+    const device = await newDevice();
+    const plain = await device.call('GET', '/v1/device/stream');
+    expect([plain.status, plain.body.error.code]).toEqual([426, 'upgrade_required']);
+  });
+
   it('drops a stream that stops reading, before what it is sent piles up in the server', async () => {
     const device = await newDevice();
     const stream = await openDeviceStream(server.url, device);

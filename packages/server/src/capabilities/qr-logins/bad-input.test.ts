@@ -116,6 +116,9 @@ describe.each(databaseKinds())('bad input to QR login on %s', (kind) => {
     allowed.ws.close();
     await admin.patch(`/v1/apps/${strict.body.app_id}`, { active: false });
     await expect(BrowserSocket.open(server.url, strict.body.app_id, { origin: 'https://shop.example' })).rejects.toThrow('upgrade refused: 403');
+    // Plain HTTP to the socket's address: told to upgrade, in the error format.
+    const plain = await anonymous.get(`/v1/qr-logins/connect?app_id=${appId}`);
+    expect([plain.status, plain.body.error.code, plain.headers.get('upgrade')]).toEqual([426, 'upgrade_required', 'websocket']);
   });
 
   it('closes a socket that sends anything, with a close code that says so, and stays healthy', async () => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { QrLoginClaimRequest } from '@tessera/contracts';
 import { callingApp, type AuthGuards } from '../../platform/http/auth.ts';
 import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
-import { releaseUpgrade } from '../../platform/http/websocket-release.ts';
+import { releaseUpgrade, upgradeRequired } from '../../platform/http/websocket-release.ts';
 import {
   answerBody,
   answerSchema,
@@ -28,18 +28,27 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
   const onSocketError = (error: Error) => app.log.debug({ err: error }, 'QR login browser socket error');
   // The browser socket. Its refusals (unknown or inactive app, origin not allowed) are HTTP answers to
   // the upgrade request, before any socket exists.
-  app.get<{ Querystring: { app_id: string } }>(
-    '/v1/qr-logins/connect',
-    {
-      websocket: true,
-      schema: { querystring: connectQuery },
-      preHandler: async (request) => qrLogins.checkBrowser(request.query.app_id, request.headers.origin),
+  app.route<{ Querystring: { app_id: string } }>({
+    method: 'GET',
+    url: '/v1/qr-logins/connect',
+    schema: {
+      tags,
+      summary: 'The browser’s QR login socket (WebSocket)',
+      description:
+        'Upgrade to a WebSocket, from a page of an origin the app allows. Messages (JSON): {type:"qr", login_id, qr_payload, ' +
+        'qr_data_url, expires_at} (again before each code expires), {type:"scanned"}, then {type:"approved", login_token, ' +
+        'encrypted_profile?}, {type:"denied"} or {type:"expired"}. The browser sends nothing. A request without the upgrade: ' +
+        '426 upgrade_required.',
+      querystring: connectQuery,
+      response: errorResponses(400, 403, 404, 426),
     },
-    (socket, request) => {
+    preHandler: async (request) => qrLogins.checkBrowser(request.query.app_id, request.headers.origin),
+    handler: upgradeRequired,
+    wsHandler: (socket, request) => {
       releaseUpgrade(socket, request, onSocketError);
       qrLogins.attachBrowser(socket, request.query.app_id, request.ip, request.headers['user-agent']);
     },
-  );
+  });
 
   app.post<{ Body: QrLoginClaimRequest }>(
     '/v1/qr-logins/claim',

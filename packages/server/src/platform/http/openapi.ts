@@ -22,6 +22,7 @@ const descriptions: Record<number, string> = {
   404: 'Not found',
   409: 'The resource is not in a state that allows this',
   415: 'Unsupported content type',
+  426: 'A WebSocket route asked without the Upgrade',
   422: 'Idempotency-Key reused with another request',
   429: 'Too many requests (see Retry-After)',
 };

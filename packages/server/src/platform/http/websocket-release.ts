@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
+import { ApiError } from './api-error.ts';
 import type { WebSocket } from 'ws';
 
 /**
@@ -15,4 +16,9 @@ export function releaseUpgrade(socket: WebSocket, request: FastifyRequest, onErr
   socket.on('error', onError);
   const tcp = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null };
   tcp._httpMessage?.detachSocket(tcp);
+}
+
+/** The HTTP answer of a WebSocket route to a request that does not ask for the upgrade (RFC 9110 §15.5.22). */
+export async function upgradeRequired(): Promise<never> {
+  throw new ApiError('upgrade_required', undefined, { headers: { upgrade: 'websocket', connection: 'Upgrade' } });
 }
