@@ -11,8 +11,8 @@ export interface StreamEvents {
   message(message: DeviceStreamMessage): void;
   /** The connection dropped; it is tried again after `retryInMs`. */
   dropped(reason: string, retryInMs: number): void;
-  /** The server removed this device: the stream stops. */
-  removed(): void;
+  /** The server removed this device, or refuses its stream (401, with its reason): the stream stops. */
+  removed(reason: string): void;
 }
 
 /**
@@ -39,17 +39,22 @@ export function keepStreamOpen(registration: Registration, events: StreamEvents)
     });
     socket.on('unexpected-response', (_request, response) => {
       why = `the server answered HTTP ${response.statusCode}`;
-      if (response.statusCode === 401) {
-        stopped = true;
-        events.removed();
-      }
-      socket?.terminate();
+      if (response.statusCode !== 401) return void socket?.terminate();
+      // Refused for good (the device removed, or a device token it will not take): reconnecting cannot help.
+      stopped = true;
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('close', () => {
+        events.removed(errorMessageOf(body) ?? why);
+        socket?.terminate();
+      });
     });
     socket.on('error', (error) => (why = error.message));
     socket.on('close', (code) => {
       if (code === deviceRemoved) {
         stopped = true;
-        events.removed();
+        events.removed('the device was removed');
       }
       if (stopped) return;
       const retryInMs = Math.round(delayMs * (0.5 + Math.random()));
@@ -64,4 +69,14 @@ export function keepStreamOpen(registration: Registration, events: StreamEvents)
     clearTimeout(timer);
     socket?.close();
   };
+}
+
+/** The message of an error in the documented format, `{"error":{"code","message"}}`; null for anything else. */
+function errorMessageOf(body: string): string | null {
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === 'string' ? message : null;
+  } catch {
+    return null;
+  }
 }

@@ -40,7 +40,12 @@ Example:
       }
       number = await askNumber(context.prompt, context, choices);
     }
-    report(context, await sendAnswer(located, { decision: 'approve', ...(number !== undefined ? { number } : {}) }), values.json === true);
+    const answered = await sendAnswer(located, { decision: 'approve', ...(number !== undefined ? { number } : {}) });
+    report(context, answered, values.json === true);
+    if (answered.answer !== 'approve') {
+      // The server took the wrong number as a denial: the approval asked for did not happen.
+      throw new AuthenticatorError('server_refused', `The number ${number} is not the one the sign-in screen shows: the server denied the challenge.`);
+    }
   },
 };
 

@@ -17,7 +17,8 @@ then one line per challenge (the ones already waiting first), each with its chal
 when a challenge ends or a notification arrives (e.g. that an approval signed someone in).
 At a terminal, it asks approve, deny or fraud for each challenge (and the number, with number
 matching). With --json, or when its input is not a terminal, it only prints: answer with
-approve/deny. It reconnects after a network drop; Ctrl-C stops it.
+approve/deny. It reconnects after a network drop; Ctrl-C stops it. Once the server refuses the
+stream of every registration (the device was removed), it exits with status 1.
 
 Options:
   --json    one JSON object per line: {"type":"listening"|"challenge"|"challenge_ended"|"notification"|"dropped"|"removed", …}
@@ -37,7 +38,7 @@ Example:
   },
 };
 
-/** Runs until interrupted, or until every registration's device was removed. */
+/** Runs until interrupted, or until the server refused every registration's stream (exit status 1). */
 async function listen(registrations: readonly Registration[], context: CommandContext, json: boolean): Promise<void> {
   const prompt = json ? undefined : context.prompt;
   const print = (line: string, object: Record<string, unknown>) => context.stdout.write(json ? `${JSON.stringify(object)}\n` : `${line}\n`);
@@ -81,8 +82,12 @@ async function listen(registrations: readonly Registration[], context: CommandCo
       dropped(reason, retryInMs) {
         print(`disconnected from ${registration.server} (${reason}); retrying in ${Math.round(retryInMs / 1000)} s`, { type: 'dropped', device_id: registration.device_id, reason, retry_in_ms: retryInMs });
       },
-      removed() {
-        print(`the device ${registration.device_id} (${registration.app_name}) was removed by the server`, { type: 'removed', device_id: registration.device_id });
+      removed(reason) {
+        print(`the server refused the stream of device ${registration.device_id} (${registration.app_name}): ${reason}`, {
+          type: 'removed',
+          device_id: registration.device_id,
+          reason,
+        });
         if (!ready && --notReady === 0 && held) {
           for (const show of held) show();
           held = null;
@@ -96,6 +101,7 @@ async function listen(registrations: readonly Registration[], context: CommandCo
   process.once('SIGTERM', stop);
   await finished;
   for (const close of closers) close();
+  if (open === 0) throw new AuthenticatorError('server_refused', 'The server refused every device stream of this authenticator: nothing is left to listen to.');
 }
 
 /** At a terminal: approve, deny or report fraud, and the number when it must be matched. */

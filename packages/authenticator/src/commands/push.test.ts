@@ -71,7 +71,8 @@ describe.each(databaseKinds())('push approvals with the authenticator CLI on %s'
       const needsNumber = await runCli(['approve', matched.challenge_id], { home });
       expect([needsNumber.status, needsNumber.stderr]).toEqual([1, expect.stringContaining('--number')]);
       const wrong = shown.number_choices.find((n: number) => n !== matched.number);
-      expect((await runCli(['approve', matched.challenge_id, '--number', String(wrong)], { home })).stdout).toContain('is denied');
+      const mismatched = await runCli(['approve', matched.challenge_id, '--number', String(wrong)], { home });
+      expect([mismatched.status, mismatched.stdout, mismatched.stderr]).toEqual([1, expect.stringContaining('is denied'), expect.stringContaining('denied the challenge')]);
       expect((await api.get(`/v1/challenges/${matched.challenge_id}`)).body.deny_reason).toBe('wrong_number');
 
       const right = (await api.post(`/v1/users/${userId}/challenges`, { number_matching: true })).body;
@@ -92,5 +93,14 @@ describe.each(databaseKinds())('push approvals with the authenticator CLI on %s'
     } finally {
       await listener.stop();
     }
+
+    // Once the server refuses the stream (the device was removed), listen says why and exits 1.
+    expect((await api.delete(`/v1/devices/${device.device_id}`)).status).toBe(204);
+    const refused = await runCli(['listen', '--json'], { home });
+    expect([refused.status, JSON.parse(refused.stdout.split('\n')[0] as string)]).toEqual([
+      1,
+      { type: 'removed', device_id: device.device_id, reason: expect.stringMatching(/\w/) },
+    ]);
+    expect(refused.stderr).toContain('refused every device stream');
   });
 });
