@@ -224,6 +224,15 @@ describe.each(databaseKinds())('device registration on %s', (kind) => {
     expect((await client(server.url).post(`/v1/users/${newUserId()}/device-registrations`)).status).toBe(403);
   });
 
+  it('starts a registration with no body or {}, and refuses one with fields, creating no user', async () => {
+    expect((await api.post(`/v1/users/${newUserId()}/device-registrations`)).status).toBe(201);
+    expect((await api.post(`/v1/users/${newUserId()}/device-registrations`, {})).status).toBe(201);
+    const userId = newUserId();
+    const refused = await api.post(`/v1/users/${userId}/device-registrations`, { name: 'phone' });
+    expect([refused.status, refused.body.error.details?.field]).toEqual([400, 'name']);
+    expect((await api.get(`/v1/users/${userId}`)).status).toBe(404);
+  });
+
   it('removes a device with its push factor, by the app or by the device itself', async () => {
     const byApp = await registerPushDevice(api, server.url);
     expect((await api.delete(`/v1/devices/${byApp.deviceId}`)).status).toBe(204);

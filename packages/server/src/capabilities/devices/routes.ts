@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { callingApp, type AuthGuards } from '../../platform/http/auth.ts';
 import type { Idempotency } from '../../platform/http/idempotency.ts';
 import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
+import { emptyBody } from '../../platform/http/schema-kit.ts';
 import { userIdParams } from '../users/schemas.ts';
 import { callingDevice, createDeviceGuard } from './device-guard.ts';
 import { deviceIdParams, deviceListSchema, deviceRegistrationSchema, deviceSchema, registerDeviceBody } from './schemas.ts';
@@ -31,9 +32,10 @@ export function deviceRoutes(
         summary: 'Start a device registration',
         description:
           'A one-time registration token, valid for 10 minutes, with its tessera://register URI and a QR code of it ' +
-          'for the person to scan with their authenticator. The user is created on first use.',
+          'for the person to scan with their authenticator. The user is created on first use. No body (or {}).',
         security,
         params: userIdParams,
+        body: emptyBody,
         response: { 201: deviceRegistrationSchema, ...errorResponses(400, 401, 403, 422) },
       },
     },

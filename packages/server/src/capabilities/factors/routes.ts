@@ -4,6 +4,7 @@ import { ApiError } from '../../platform/http/api-error.ts';
 import { callingApp, type AuthGuards } from '../../platform/http/auth.ts';
 import type { Idempotency } from '../../platform/http/idempotency.ts';
 import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
+import { emptyBody } from '../../platform/http/schema-kit.ts';
 import { userIdParams } from '../users/schemas.ts';
 import {
   codeBody,
@@ -116,7 +117,7 @@ export function factorRoutes(
         description: 'Ten single-use codes, shown only now and stored hashed; the previous codes stop working. No body (or {}).',
         security,
         params: userIdParams,
-        body: Type.Object({}, { additionalProperties: false }),
+        body: emptyBody,
         response: { 201: recoveryCodesSchema, ...errorResponses(401, 403, 422) },
       },
     },

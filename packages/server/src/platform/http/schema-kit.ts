@@ -21,3 +21,6 @@ export const printable = '^[^\\x00-\\x1f\\x7f]*$';
 
 /** An id in a path (`app_…`, `chl_…`, a delivery's, a login's): an unknown one is a 404. */
 export const pathId = Type.String({ maxLength: 64, pattern: printable });
+
+/** A creating call that takes no input: no body, or `{}` (json-body.ts takes a missing body as `{}`). */
+export const emptyBody = Type.Object({}, { additionalProperties: false });
