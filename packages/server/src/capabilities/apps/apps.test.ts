@@ -82,6 +82,9 @@ describe.each(databaseKinds())('apps on %s', (kind) => {
 
   it('rotates the secret: the old one stops working at once', async () => {
     const app = await createApp();
+    // It takes no input: a body with fields is refused, and the secret stays.
+    expect((await api.post(`/v1/apps/${app.app_id}/rotate-secret`, { foo: 1 })).status).toBe(400);
+    expect((await api.get(`/v1/apps/${app.app_id}`, { as: { app } })).status).toBe(200);
     const rotated = await api.post(`/v1/apps/${app.app_id}/rotate-secret`);
     expect(rotated.status).toBe(200);
     expect(rotated.body.app_secret).toMatch(/^sk_/);

@@ -5,6 +5,7 @@ import { ApiError } from '../../platform/http/api-error.ts';
 import type { AuthGuards } from '../../platform/http/auth.ts';
 import type { Idempotency } from '../../platform/http/idempotency.ts';
 import { errorResponses, securityOf } from '../../platform/http/openapi.ts';
+import { emptyBody } from '../../platform/http/schema-kit.ts';
 import { applyJsonPatchToConfig, applyMergePatchToConfig } from './patch.ts';
 import {
   appIdParams,
@@ -144,9 +145,10 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
       schema: {
         tags,
         summary: "Rotate an app's secret",
-        description: 'Answers with the new secret, shown only now; the old one stops working at once.',
+        description: 'Answers with the new secret, shown only now; the old one stops working at once. No body (or {}).',
         security: admin,
         params: appIdParams,
+        body: emptyBody,
         response: { 200: rotatedSecretSchema, ...errorResponses(401, 403, 404, 422) },
       },
     },
