@@ -880,7 +880,7 @@ function notesOf(figures: StorageFigures[], settings: Settings): string[] {
     notes.push(
       `Measured on ${f.storage} (pg_stat_database, from the end of the warm-up to the server's exit, ÷ the ` +
         `${integer.format(f.challenges)} measured challenges, each created, long-polled and answered; the server's once-a-second ` +
-        `sweeps and the long-polls' re-reads every 2 s add to it): **${per((s) => s.commits)} transactions committed per challenge** ` +
+        `sweeps add to it): **${per((s) => s.commits)} transactions committed per challenge** ` +
         `(autocommit statements count one each), rows inserted ${per((s) => s.rowsInserted)}, updated ${per((s) => s.rowsUpdated)}, ` +
         `fetched ${per((s) => s.rowsFetched)}.` +
         (backendCpuSeconds === null
@@ -977,7 +977,7 @@ const about = [
     'UPDATE challenges … RETURNING *`); no outbox statement, since the cached app has no callback URL; `COMMIT` — **4 ' +
     'round trips, 1 durable commit** (8 before); after the commit, the ended challenge, as the API shows it, is published ' +
     'on its topic and the woken long-poll answers with it (no read again); the device streams get `challenge_ended` and ' +
-    'a login `notification`. The long-poll itself: 1 read when it arrives, then 1 every 2 s while it waits (`recheckMs`).',
+    'a login `notification`. The long-poll itself: 1 read once its subscription is confirmed, then none while it waits (since 2026-12-04: it reads again only on a message, at the expiry or the deadline, or after a gap in the bus).',
   '',
   '### Where the time goes (profiled 2026-12-03 with BENCH_PUSH_CPU_PROFILE, server at cf15173; redo after server changes)',
   '',
@@ -1021,8 +1021,8 @@ const about = [
     'socket\'s `error` listener replaced, the `ServerResponse` detached from the TCP socket). Heap per idle stream ' +
     '9.4–9.6 → 4.4 KiB, external 0.5 → 0.',
   '',
-  'Not done: every waiting long-poll still reads its challenge every 2 s (needed with the Redis bus, which can miss a ' +
-    'message; the in-process bus cannot); `InMemoryNonceStore` keeps every jti until it holds 100,000.',
+  'Not done: `InMemoryNonceStore` keeps every jti until it holds 100,000. (Done 2026-12-04: a waiting long-poll no ' +
+    'longer reads its challenge every 2 s; after a gap in the Redis bus every waiter reads once.)',
   '',
   'Measured 2026-12-03 15:15 on a quiet machine (load average < 1 before the run): on PostgreSQL p99 17.2 ms (a) and ' +
     '15.3 ms (b), under the 20 ms target, 4 rows fetched per challenge (1,022 in the run before the plan fix); 4.4–5.6 KiB ' +
