@@ -40,7 +40,7 @@ export function actionRoutes(
   app.post<{ Params: ActionParams; Body: TrackActionInput }>(
     '/v1/users/:user_id/actions/:action',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Track an action',
@@ -63,7 +63,7 @@ export function actionRoutes(
   app.get<{ Params: { user_id: string }; Querystring: { action?: string; limit: number; starting_after?: string } }>(
     '/v1/users/:user_id/actions',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: { tags, summary: "List a user's actions, newest first", security, params: userIdParams, querystring: listActionsQuery, response: { 200: actionPageSchema, ...errorResponses(400, 401, 403) } },
     },
     (request) => actions.list(callingApp(request), request.params.user_id, request.query),
@@ -72,7 +72,7 @@ export function actionRoutes(
   app.get<{ Params: RecordParams }>(
     '/v1/users/:user_id/actions/:action/:idempotency_key',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: { tags, summary: 'Get a tracked action', security, params: actionRecordParams, response: { 200: actionRecordSchema, ...errorResponses(401, 403, 404) } },
     },
     (request) => {
@@ -84,7 +84,7 @@ export function actionRoutes(
   app.patch<{ Params: RecordParams; Body: { state: 'ALLOW' | 'BLOCK' } }>(
     '/v1/users/:user_id/actions/:action/:idempotency_key',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Decide an action in REVIEW',
@@ -104,7 +104,7 @@ export function actionRoutes(
   app.post<{ Body: ValidateActionInput }>(
     '/v1/actions/validate',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Validate an action token',
@@ -130,7 +130,8 @@ export function actionRoutes(
   app.put<{ Params: { app_id: string; action: string }; Body: { default_outcome: ActionOutcome; rules: unknown[] } }>(
     '/v1/apps/:app_id/actions/:action/rules',
     {
-      preHandler: [guards.adminOrApp, appOrItself],
+      onRequest: guards.adminOrApp,
+      preHandler: appOrItself,
       schema: {
         tags,
         summary: "Set an action's rules",
@@ -149,7 +150,8 @@ export function actionRoutes(
   app.get<{ Params: { app_id: string; action: string } }>(
     '/v1/apps/:app_id/actions/:action/rules',
     {
-      preHandler: [guards.adminOrApp, appOrItself],
+      onRequest: guards.adminOrApp,
+      preHandler: appOrItself,
       schema: { tags, summary: "Get an action's rules", security: securityOf.adminOrApp, params: appActionParams, response: { 200: rulesSchema, ...errorResponses(401, 403, 404) } },
     },
     (request) => rules.get(request.params.app_id, request.params.action),
@@ -158,7 +160,8 @@ export function actionRoutes(
   app.get<{ Params: { app_id: string } }>(
     '/v1/apps/:app_id/actions',
     {
-      preHandler: [guards.adminOrApp, appOrItself],
+      onRequest: guards.adminOrApp,
+      preHandler: appOrItself,
       schema: { tags, summary: "List an app's actions with their rules", security: securityOf.adminOrApp, params: appIdParams, response: { 200: rulesListSchema, ...errorResponses(401, 403, 404) } },
     },
     async (request) => ({ data: await rules.list(request.params.app_id) }),

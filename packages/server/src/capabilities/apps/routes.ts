@@ -34,7 +34,7 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
   app.post<{ Body: CreateAppBody }>(
     '/v1/apps',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Create an app',
@@ -53,7 +53,7 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
   app.get<{ Querystring: { limit: number; starting_after?: string } }>(
     '/v1/apps',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'List apps',
@@ -68,7 +68,7 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
   app.get<{ Params: { app_id: string } }>(
     '/v1/apps/:app_id',
     {
-      preHandler: guards.adminOrApp,
+      onRequest: guards.adminOrApp,
       schema: {
         tags,
         summary: 'Get an app',
@@ -89,7 +89,7 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
   app.patch<{ Params: { app_id: string }; Body: Record<string, unknown> | JsonPatchOperation[] }>(
     '/v1/apps/:app_id',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Update an app',
@@ -122,7 +122,7 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
   app.delete<{ Params: { app_id: string } }>(
     '/v1/apps/:app_id',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Delete an app',
@@ -141,7 +141,7 @@ export function appRoutes(app: FastifyInstance, { apps, guards, idempotency }: D
   app.post<{ Params: { app_id: string } }>(
     '/v1/apps/:app_id/rotate-secret',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: "Rotate an app's secret",

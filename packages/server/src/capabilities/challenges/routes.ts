@@ -19,7 +19,7 @@ export function challengeRoutes(
   app.post<{ Params: { user_id: string }; Body: CreateChallenge }>(
     '/v1/users/:user_id/challenges',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Create a challenge',
@@ -46,7 +46,7 @@ export function challengeRoutes(
   app.post<{ Body: CreateQuorumChallenge }>(
     '/v1/challenges',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Create a push challenge for several approvers',
@@ -68,7 +68,7 @@ export function challengeRoutes(
   app.post<{ Params: { challenge_id: string }; Body: { code: string } }>(
     '/v1/challenges/:challenge_id/verify',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Verify a code (TOTP or recovery)',
@@ -87,7 +87,7 @@ export function challengeRoutes(
   app.get<{ Params: { challenge_id: string }; Querystring: { wait?: number } }>(
     '/v1/challenges/:challenge_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Get a challenge (long-poll with ?wait=)',

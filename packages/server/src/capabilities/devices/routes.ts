@@ -26,7 +26,7 @@ export function deviceRoutes(
   app.post<{ Params: { user_id: string } }>(
     '/v1/users/:user_id/device-registrations',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Start a device registration',
@@ -96,7 +96,7 @@ export function deviceRoutes(
   app.get<{ Params: { user_id: string } }>(
     '/v1/users/:user_id/devices',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: "List a user's devices",
@@ -111,7 +111,7 @@ export function deviceRoutes(
   app.get<{ Params: { device_id: string } }>(
     '/v1/devices/:device_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Get a device',
@@ -127,7 +127,7 @@ export function deviceRoutes(
   app.delete<{ Params: { device_id: string } }>(
     '/v1/devices/:device_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Remove a device',

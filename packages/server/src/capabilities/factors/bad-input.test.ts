@@ -157,6 +157,16 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
     expect(reply.status).toBe(403);
   });
 
+  it('checks credentials before the body: no credentials and a bad body is 401, the wrong ones 403', async () => {
+    const invalid = { expires_in: 0 };
+    expect((await api.post(`/v1/users/${user.userId}/challenges`, invalid, { as: null })).status).toBe(401);
+    const admin = { admin: 'test-admin-token-0123456789abcdef0123456789' };
+    expect((await api.post(`/v1/users/${user.userId}/challenges`, invalid, { as: admin })).status).toBe(403);
+    const garbled = await api.call('POST', `/v1/challenges/${challengeId}/verify`, { as: null, raw: '{"code":', headers: { 'content-type': 'application/json' } });
+    expect(garbled.status).toBe(401);
+    expect((await api.post(`/v1/users/${user.userId}/challenges`, invalid)).status).toBe(400);
+  });
+
   it('limits challenge creation per user (429 with Retry-After)', async () => {
     const limited = await startTestServer(kind, { env: { TESSERA_CHALLENGES_PER_USER_PER_MINUTE: '3' } });
     try {

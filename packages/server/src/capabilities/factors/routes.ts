@@ -29,7 +29,7 @@ export function factorRoutes(
   app.post<{ Params: { user_id: string }; Body: EnrollTotp & { type: string } }>(
     '/v1/users/:user_id/factors',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Enroll a TOTP factor',
@@ -57,7 +57,7 @@ export function factorRoutes(
   app.get<{ Params: { user_id: string } }>(
     '/v1/users/:user_id/factors',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: { tags, summary: "List a user's factors", security, params: userIdParams, response: { 200: factorListSchema, ...errorResponses(401, 403) } },
     },
     async (request) => ({ data: await factors.list(callingApp(request), request.params.user_id) }),
@@ -66,7 +66,7 @@ export function factorRoutes(
   app.get<{ Params: { factor_id: string } }>(
     '/v1/factors/:factor_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: { tags, summary: 'Get a factor', security, params: factorIdParams, response: { 200: factorSchema, ...errorResponses(401, 403, 404) } },
     },
     (request) => factors.get(callingApp(request), request.params.factor_id),
@@ -75,7 +75,7 @@ export function factorRoutes(
   app.delete<{ Params: { factor_id: string } }>(
     '/v1/factors/:factor_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Disable (delete) a factor',
@@ -93,7 +93,7 @@ export function factorRoutes(
   app.post<{ Params: { factor_id: string }; Body: { code: string } }>(
     '/v1/factors/:factor_id/activate',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Activate a TOTP factor with its first code',
@@ -110,7 +110,7 @@ export function factorRoutes(
   app.post<{ Params: { user_id: string } }>(
     '/v1/users/:user_id/recovery-codes',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Generate recovery codes',

@@ -87,7 +87,7 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
   app.post<{ Body: { login_token: string } }>(
     '/v1/qr-logins/verify',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Verify a login token (the app’s backend)',
@@ -106,7 +106,7 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
   app.post<{ Body: { identity_id: string; user_id: string } }>(
     '/v1/qr-logins/links',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Link an identity to a user (onboarding)',

@@ -32,7 +32,7 @@ export function userRoutes(app: FastifyInstance, deps: { users: UserService; fac
   app.get<Params>(
     '/v1/users/:user_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Get a user with their factors',
@@ -51,7 +51,7 @@ export function userRoutes(app: FastifyInstance, deps: { users: UserService; fac
   app.put<Params & { Body: UserProfile }>(
     '/v1/users/:user_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Create or update a user',
@@ -71,7 +71,7 @@ export function userRoutes(app: FastifyInstance, deps: { users: UserService; fac
   app.delete<Params>(
     '/v1/users/:user_id',
     {
-      preHandler: guards.app,
+      onRequest: guards.app,
       schema: {
         tags,
         summary: 'Delete a user',

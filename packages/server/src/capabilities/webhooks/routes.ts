@@ -16,7 +16,7 @@ export function webhookRoutes(app: FastifyInstance, deps: { webhooks: WebhookSer
   app.get<{ Querystring: DeliveryQuery }>(
     '/v1/webhook-deliveries',
     {
-      preHandler: guards.adminOrApp,
+      onRequest: guards.adminOrApp,
       schema: {
         tags,
         summary: 'List webhook deliveries',
@@ -32,7 +32,7 @@ export function webhookRoutes(app: FastifyInstance, deps: { webhooks: WebhookSer
   app.get<{ Params: { id: string } }>(
     '/v1/webhook-deliveries/:id',
     {
-      preHandler: guards.adminOrApp,
+      onRequest: guards.adminOrApp,
       schema: {
         tags,
         summary: 'Get a webhook delivery',
@@ -47,7 +47,7 @@ export function webhookRoutes(app: FastifyInstance, deps: { webhooks: WebhookSer
   app.post<{ Params: { id: string } }>(
     '/v1/webhook-deliveries/:id/retry',
     {
-      preHandler: guards.adminOrApp,
+      onRequest: guards.adminOrApp,
       schema: {
         tags,
         summary: 'Send a webhook delivery again now',
