@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { DeviceAuthError } from './device-request-token.ts';
 import type { DeviceService } from './service.ts';
@@ -14,12 +14,12 @@ declare module 'fastify' {
 const challengeHeaders = { 'www-authenticate': 'Device realm="tessera"' };
 
 /**
- * The preHandler of device routes: checks `Authorization: Device <JWT>` (device-request-token.ts) for
+ * The onRequest hook of device routes (before the body is read): checks `Authorization: Device <JWT>` (device-request-token.ts) for
  * this method and path and sets `request.device`, or answers 401 `unauthorized` with `details.reason`
  * (missing, malformed, unknown_device, bad_signature, expired, not_yet_valid, lifetime_too_long,
  * wrong_method, wrong_path, replayed), so that an authenticator can tell a removed device from a bad clock.
  */
-export function createDeviceGuard(app: FastifyInstance, devices: DeviceService): preHandlerAsyncHookHandler {
+export function createDeviceGuard(app: FastifyInstance, devices: DeviceService): onRequestAsyncHookHandler {
   if (!app.hasRequestDecorator('device')) app.decorateRequest('device', null);
   return async (request: FastifyRequest) => {
     try {

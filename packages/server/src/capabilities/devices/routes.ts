@@ -69,7 +69,7 @@ export function deviceRoutes(
   app.get(
     '/v1/device',
     {
-      preHandler: deviceGuard,
+      onRequest: deviceGuard,
       schema: { tags, summary: 'The calling device', description: deviceAuth, response: { 200: deviceSchema, ...errorResponses(401) } },
     },
     (request) => devices.view(callingDevice(request)),
@@ -78,7 +78,7 @@ export function deviceRoutes(
   app.delete(
     '/v1/device',
     {
-      preHandler: deviceGuard,
+      onRequest: deviceGuard,
       schema: {
         tags,
         summary: 'Unregister the calling device',

@@ -1,4 +1,4 @@
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { DeviceStreamMessage } from '@tessera/contracts';
 import type { BusMessage, RealtimeBus } from '../../platform/bus/bus.ts';
@@ -44,7 +44,7 @@ function send(socket: WebSocket, message: DeviceStreamMessage | BusMessage): voi
  */
 export function deviceStreamRoute(
   app: FastifyInstance,
-  deps: { push: PushChallenges; bus: RealtimeBus; deviceGuard: preHandlerAsyncHookHandler },
+  deps: { push: PushChallenges; bus: RealtimeBus; deviceGuard: onRequestAsyncHookHandler },
 ): void {
   const { push, bus, deviceGuard } = deps;
   const sockets = new Set<Tracked>();
@@ -73,7 +73,7 @@ export function deviceStreamRoute(
   app.route({
     method: 'GET',
     url: '/v1/device/stream',
-    preHandler: deviceGuard,
+    onRequest: deviceGuard,
     handler: upgradeRequired,
     schema: {
       tags: ['devices'],

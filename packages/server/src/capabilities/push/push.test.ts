@@ -259,6 +259,11 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     await expect(openDeviceStream(server.url, tablet)).rejects.toThrow(/401/);
   });
 
+  it('checks the device before the body: an answer without device credentials is 401, whatever its body', async () => {
+    const answer = await client(server.url, null).post('/v1/device/challenges/chl_00000000000000000000000000/answer', { bogus: true });
+    expect([answer.status, answer.body.error.details?.reason]).toEqual([401, 'missing']);
+  });
+
   it('answers a stream asked without the upgrade with 426, in the error format', async () => {
     const device = await newDevice();
     const plain = await device.call('GET', '/v1/device/stream');

@@ -1,4 +1,4 @@
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { errorResponses } from '../../platform/http/openapi.ts';
 import { callingDevice } from '../devices/device-guard.ts';
 import { answerBody, deviceChallengeListSchema, deviceChallengeParams, deviceChallengeSchema } from './schemas.ts';
@@ -8,13 +8,13 @@ const tags = ['devices'];
 const deviceAuth = 'Authenticated by the device key (`Authorization: Device <JWT>`, see GET /v1/device).';
 
 /** The device side of push challenges: list, read, answer (signed). The stream is in device-stream.ts. */
-export function pushRoutes(app: FastifyInstance, deps: { push: PushChallenges; deviceGuard: preHandlerAsyncHookHandler }): void {
+export function pushRoutes(app: FastifyInstance, deps: { push: PushChallenges; deviceGuard: onRequestAsyncHookHandler }): void {
   const { push, deviceGuard } = deps;
 
   app.get(
     '/v1/device/challenges',
     {
-      preHandler: deviceGuard,
+      onRequest: deviceGuard,
       schema: {
         tags,
         summary: 'Challenges waiting for this device’s answer',
@@ -28,7 +28,7 @@ export function pushRoutes(app: FastifyInstance, deps: { push: PushChallenges; d
   app.get<{ Params: { challenge_id: string } }>(
     '/v1/device/challenges/:challenge_id',
     {
-      preHandler: deviceGuard,
+      onRequest: deviceGuard,
       schema: {
         tags,
         summary: 'A challenge, as the device shows it',
@@ -43,7 +43,7 @@ export function pushRoutes(app: FastifyInstance, deps: { push: PushChallenges; d
   app.post<{ Params: { challenge_id: string }; Body: { signed_decision: string } }>(
     '/v1/device/challenges/:challenge_id/answer',
     {
-      preHandler: deviceGuard,
+      onRequest: deviceGuard,
       schema: {
         tags,
         summary: 'Approve or deny, signed by the device key',
