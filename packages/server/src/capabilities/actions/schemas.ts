@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { actionOutcomes, actionStates, factorTypes } from '@tessera/contracts';
-import { dateTime, literals, nullable, nullableDateTime, pathId, printable } from '../../platform/http/schema-kit.ts';
+import { dateTime, idString, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
 import { userIdParams } from '../users/schemas.ts';
 
 const actionName = Type.String({
@@ -57,7 +57,7 @@ export const listActionsQuery = Type.Object(
   {
     action: Type.Optional(actionName),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-    starting_after: Type.Optional(Type.String({ maxLength: 64, pattern: printable, description: 'The last idempotency_key of the previous page (newest first).' })),
+    starting_after: Type.Optional(idString('The last idempotency_key of the previous page (newest first).')),
   },
   { additionalProperties: false },
 );

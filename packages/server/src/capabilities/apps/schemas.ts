@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { profileScopes } from '@tessera/contracts';
-import { dateTime, literals, nullable, pathId, printable } from '../../platform/http/schema-kit.ts';
+import { dateTime, idString, literals, nullable, pathId } from '../../platform/http/schema-kit.ts';
 
 const name = Type.String({ minLength: 1, maxLength: 100, description: 'Shown to the operator.' });
 // The issuer is the first part of an otpauth label, where ':' separates it from the account.
@@ -82,7 +82,7 @@ export const appPageSchema = Type.Object({ data: Type.Array(appSchema), has_more
 export const listAppsQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-    starting_after: Type.Optional(Type.String({ maxLength: 64, pattern: printable, description: 'The last app_id of the previous page.' })),
+    starting_after: Type.Optional(idString('The last app_id of the previous page.')),
   },
   { additionalProperties: false },
 );

@@ -14,9 +14,9 @@ declare module 'fastify' {
 const challengeHeaders = { 'www-authenticate': 'Device realm="tessera"' };
 
 /**
- * The onRequest hook of device routes (before the body is read): checks `Authorization: Device <JWT>` (device-request-token.ts) for
- * this method and path and sets `request.device`, or answers 401 `unauthorized` with `details.reason`
- * (missing, malformed, unknown_device, bad_signature, expired, not_yet_valid, lifetime_too_long,
+ * The onRequest hook of device routes (before the body is read): checks `Authorization: Device <JWT>`
+ * (device-request-token.ts) for this method and path and sets `request.device`, or answers 401 `unauthorized` with
+ * `details.reason` (missing, malformed, unknown_device, bad_signature, expired, not_yet_valid, lifetime_too_long,
  * wrong_method, wrong_path, replayed), so that an authenticator can tell a removed device from a bad clock.
  */
 export function createDeviceGuard(app: FastifyInstance, devices: DeviceService): onRequestAsyncHookHandler {

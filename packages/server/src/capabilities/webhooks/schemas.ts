@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { webhookDeliveryStatuses } from '@tessera/contracts';
-import { dateTime, literals, nullable, nullableDateTime, pathId, printable } from '../../platform/http/schema-kit.ts';
+import { dateTime, idString, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
 
 export const deliverySchema = Type.Object({
   id: Type.String({ description: 'Also the webhook-id header: the same on every attempt.' }),
@@ -26,9 +26,9 @@ export const listDeliveriesQuery = Type.Object(
   {
     status: Type.Optional(literals(webhookDeliveryStatuses)),
     event_type: Type.Optional(Type.String({ maxLength: 100 })),
-    app_id: Type.Optional(Type.String({ maxLength: 64, pattern: printable, description: 'Operator only: one app.' })),
+    app_id: Type.Optional(idString('Operator only: one app.')),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-    starting_after: Type.Optional(Type.String({ maxLength: 64, pattern: printable, description: 'The last id of the previous page.' })),
+    starting_after: Type.Optional(idString('The last id of the previous page.')),
   },
   { additionalProperties: false },
 );

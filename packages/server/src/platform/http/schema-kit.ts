@@ -19,8 +19,13 @@ export const nullableDateTime = nullable(dateTime);
 /** No control character: refused by the schema, naming the parameter, rather than by PostgreSQL (NUL) later. */
 export const printable = '^[^\\x00-\\x1f\\x7f]*$';
 
-/** An id in a path (`app_…`, `chl_…`, a delivery's, a login's): an unknown one is a 404. */
-export const pathId = Type.String({ maxLength: 64, pattern: printable });
+/** An id in a path or a query (`app_…`, `chl_…`, a list cursor): up to 64 printable characters. */
+export function idString(description?: string) {
+  return Type.String({ maxLength: 64, pattern: printable, ...(description === undefined ? {} : { description }) });
+}
+
+/** An id in a path (an app's, a challenge's, a delivery's, a login's): an unknown one is a 404. */
+export const pathId = idString();
 
 /** A creating call that takes no input: no body, or `{}` (json-body.ts takes a missing body as `{}`). */
 export const emptyBody = Type.Object({}, { additionalProperties: false });
