@@ -73,7 +73,7 @@ export function actionRoutes(
     '/v1/users/:user_id/actions/:action/:idempotency_key',
     {
       onRequest: guards.app,
-      schema: { tags, summary: 'Get a tracked action', security, params: actionRecordParams, response: { 200: actionRecordSchema, ...errorResponses(401, 403, 404) } },
+      schema: { tags, summary: 'Get a tracked action', security, params: actionRecordParams, response: { 200: actionRecordSchema, ...errorResponses(400, 401, 403, 404) } },
     },
     (request) => {
       const { user_id: userId, action, idempotency_key: id } = request.params;

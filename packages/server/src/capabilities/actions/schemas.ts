@@ -11,7 +11,7 @@ const actionName = Type.String({
 });
 
 export const actionParams = Type.Object({ ...userIdParams.properties, action: actionName });
-export const actionRecordParams = Type.Object({ ...actionParams.properties, idempotency_key: Type.String({ maxLength: 64 }) });
+export const actionRecordParams = Type.Object({ ...actionParams.properties, idempotency_key: pathId });
 export const appActionParams = Type.Object({ app_id: pathId, action: actionName });
 
 export const trackBody = Type.Object(

@@ -126,6 +126,7 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
     for (const [path, field] of [
       ['/v1/challenges/%00', 'params.challenge_id'],
       ['/v1/factors/fac_%01', 'params.factor_id'],
+      [`/v1/users/${user.userId}/actions/signIn/act_%00`, 'params.idempotency_key'],
       ['/v1/webhook-deliveries?starting_after=%00', 'querystring.starting_after'],
     ]) {
       const reply = await api.get(path as string);
