@@ -17,11 +17,14 @@ export interface StreamClient {
   resume(): void;
 }
 
-/** Opens a device's stream as an authenticator does, and waits for `ready`. */
-export async function openDeviceStream(baseUrl: string, device: PushDevice): Promise<StreamClient> {
+/**
+ * Opens a device's stream as an authenticator does, and waits for `ready`; `authorization`: a request token made
+ * beforehand (else a fresh one).
+ */
+export async function openDeviceStream(baseUrl: string, device: PushDevice, options: { authorization?: string } = {}): Promise<StreamClient> {
   const path = '/v1/device/stream';
   const socket = new WebSocket(baseUrl.replace(/^http/, 'ws') + path, {
-    headers: { authorization: await device.authorization('GET', path) },
+    headers: { authorization: options.authorization ?? (await device.authorization('GET', path)) },
   });
   const messages: DeviceStreamMessage[] = [];
   const waiters = new Set<() => void>();

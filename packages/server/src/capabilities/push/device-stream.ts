@@ -73,7 +73,10 @@ export function deviceStreamRoute(
   app.route({
     method: 'GET',
     url: '/v1/device/stream',
-    onRequest: deviceGuard,
+    // Only the upgrade is authenticated: a plain GET gets its 426 without using up the request token's jti.
+    onRequest: async function (request, reply) {
+      if (request.ws) await deviceGuard.call(this, request, reply);
+    },
     handler: upgradeRequired,
     schema: {
       tags: ['devices'],

@@ -264,10 +264,14 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     expect([answer.status, answer.body.error.details?.reason]).toEqual([401, 'missing']);
   });
 
-  it('answers a stream asked without the upgrade with 426, in the error format', async () => {
+  it('answers a stream asked without the upgrade with 426, in the error format, leaving its token unused', async () => {
     const device = await newDevice();
-    const plain = await device.call('GET', '/v1/device/stream');
+    const authorization = await device.authorization('GET', '/v1/device/stream');
+    const plain = await client(server.url, null).get('/v1/device/stream', { headers: { authorization } });
     expect([plain.status, plain.body.error.code]).toEqual([426, 'upgrade_required']);
+    const upgraded = await openDeviceStream(server.url, device, { authorization });
+    await upgraded.next('ready');
+    upgraded.close();
   });
 
   it('drops a stream that stops reading, before what it is sent piles up in the server', async () => {
