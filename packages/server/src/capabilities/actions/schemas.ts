@@ -1,12 +1,12 @@
 import { Type } from 'typebox';
 import { actionOutcomes, actionStates, factorTypes } from '@tessera/contracts';
-import { dateTime, idString, literals, nullable, nullableDateTime, pathId } from '../../platform/http/schema-kit.ts';
+import { dateTime, idString, literals, nullable, nullableDateTime, pathId, pattern } from '../../platform/http/schema-kit.ts';
 import { userIdParams } from '../users/schemas.ts';
 
 const actionName = Type.String({
   minLength: 1,
   maxLength: 64,
-  pattern: '^[A-Za-z0-9_.:-]+$',
+  pattern: pattern('^[A-Za-z0-9_.:-]+$', 'may contain only letters, digits and _ . : -'),
   description: 'The app’s name for what the user does, such as signIn or createPayment.',
 });
 
@@ -23,7 +23,7 @@ export const trackBody = Type.Object(
       }),
     ),
     redirect_url: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 2048, pattern: '^[^\\x00-\\x20]+$', description: 'Where the hosted page sends the browser back, with ?token=.' }),
+      Type.String({ minLength: 1, maxLength: 2048, pattern: pattern('^[^\\x00-\\x20]+$', 'must not contain spaces or control characters'), description: 'Where the hosted page sends the browser back, with ?token=.' }),
     ),
   },
   { additionalProperties: false },

@@ -1,10 +1,10 @@
 import { Type, type Static } from 'typebox';
 import { profileScopes } from '@tessera/contracts';
-import { dateTime, idString, literals, nullable, pathId } from '../../platform/http/schema-kit.ts';
+import { dateTime, idString, literals, nullable, pathId, pattern } from '../../platform/http/schema-kit.ts';
 
 const name = Type.String({ minLength: 1, maxLength: 100, description: 'Shown to the operator.' });
 // The issuer is the first part of an otpauth label, where ':' separates it from the account.
-const issuerName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^:]+$' });
+const issuerName = Type.String({ minLength: 1, maxLength: 100, pattern: pattern('^[^:]+$', 'must not contain ":" (it separates the issuer from the account in an otpauth label)') });
 const url = Type.String({ minLength: 1, maxLength: 2048, description: 'An http or https URL.' });
 const message = Type.String({ minLength: 1, maxLength: 500 });
 const displayName = Type.String({ minLength: 1, maxLength: 100 });

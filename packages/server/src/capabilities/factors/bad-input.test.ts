@@ -153,6 +153,15 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
     expect((await api.get(`/v1/challenges/${challengeId}?wait=-1`)).status).toBe(400);
   });
 
+  it('says in words, not as a regular expression, what a value must look like', async () => {
+    const phone = await api.call('PUT', `/v1/users/${user.userId}`, { body: { phone: 'call me' } });
+    expect(phone.body.error.details).toEqual({ field: 'phone', reason: 'must be a phone number: 3 to 32 digits, spaces and ( ) . -, after an optional +' });
+    const control = await api.get('/v1/users/a%01b');
+    expect(control.body.error.details).toEqual({ field: 'params.user_id', reason: 'must be printable text other than "." and ".."' });
+    const action = await api.post(`/v1/users/${user.userId}/actions/sign%20in`, {});
+    expect(action.body.error.details).toEqual({ field: 'params.action', reason: 'may contain only letters, digits and _ . : -' });
+  });
+
   it('refuses admin credentials on app routes (they act for one app)', async () => {
     const reply = await api.get(`/v1/users/${user.userId}`, { as: { admin: 'test-admin-token-0123456789abcdef0123456789' } });
     expect(reply.status).toBe(403);

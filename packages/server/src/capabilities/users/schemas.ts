@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { dateTime, nullable } from '../../platform/http/schema-kit.ts';
+import { dateTime, nullable, pattern } from '../../platform/http/schema-kit.ts';
 import { factorSchema } from '../factors/schemas.ts';
 
 export const userIdParams = Type.Object({
@@ -7,7 +7,7 @@ export const userIdParams = Type.Object({
   user_id: Type.String({
     minLength: 1,
     maxLength: 255,
-    pattern: '^(?!\\.{1,2}$)[^\\x00-\\x1f\\x7f]+$',
+    pattern: pattern('^(?!\\.{1,2}$)[^\\x00-\\x1f\\x7f]+$', 'must be printable text other than "." and ".."'),
     description: "The app's own id for the user.",
   }),
 });
@@ -15,7 +15,7 @@ export const userIdParams = Type.Object({
 export const putUserBody = Type.Object(
   {
     email: Type.Optional(nullable(Type.String({ format: 'email', maxLength: 254 }))),
-    phone: Type.Optional(nullable(Type.String({ pattern: '^\\+?[0-9][0-9 ().-]{2,31}$' }))),
+    phone: Type.Optional(nullable(Type.String({ pattern: pattern('^\\+?[0-9][0-9 ().-]{2,31}$', 'must be a phone number: 3 to 32 digits, spaces and ( ) . -, after an optional +') }))),
     display_name: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 100 }))),
   },
   { additionalProperties: false },

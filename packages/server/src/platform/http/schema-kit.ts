@@ -16,8 +16,21 @@ export function literals<T extends string | number>(values: readonly T[]) {
 export const dateTime = Type.String({ format: 'date-time' });
 export const nullableDateTime = nullable(dateTime);
 
+const patternReasons = new Map<string, string>();
+
+/** A schema's `pattern`, with what a value that does not match is told (a sentence, not the expression). */
+export function pattern(expression: string, reason: string): string {
+  patternReasons.set(expression, reason);
+  return expression;
+}
+
+/** The reason registered with `pattern`, if any. */
+export function patternReason(expression: string): string | undefined {
+  return patternReasons.get(expression);
+}
+
 /** No control character: refused by the schema, naming the parameter, rather than by PostgreSQL (NUL) later. */
-export const printable = '^[^\\x00-\\x1f\\x7f]*$';
+const printable = pattern('^[^\\x00-\\x1f\\x7f]*$', 'must not contain control characters');
 
 /** An id in a path or a query (`app_…`, `chl_…`, a list cursor): up to 64 printable characters. */
 export function idString(description?: string) {

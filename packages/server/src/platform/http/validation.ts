@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
-import { printable } from './schema-kit.ts';
+import { patternReason } from './schema-kit.ts';
 
 // ajv-formats is CommonJS: its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -43,6 +43,6 @@ export function describeAjvError(error: ErrorObject): { field: string; reason: s
     segments.push(String(params.additionalProperty));
     return { field: segments.join('.'), reason: 'is not a known field' };
   }
-  const reason = error.keyword === 'pattern' && params.pattern === printable ? 'must not contain control characters' : error.message;
+  const reason = (error.keyword === 'pattern' && patternReason(String(params.pattern))) || error.message;
   return { field: segments.join('.') || '(body)', reason: reason ?? 'is not valid' };
 }
