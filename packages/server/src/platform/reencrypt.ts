@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from './database/database.ts';
+import { inSlices } from './in-slices.ts';
 import type { Keyring } from './keyring.ts';
 
 /** A column that holds keyring envelopes, and the context each row's value was sealed with. */
@@ -26,12 +27,12 @@ export async function reencryptUnderCurrentKey(
   const currentPrefix = `tk1.${keyring.currentKeyId}.`;
   let total = 0;
   for (const { table, idColumn, column, context } of columns) {
-    for (;;) {
-      const done = await db.transaction(async () => {
+    total += await inSlices(batchSize, (limit) =>
+      db.transaction(async () => {
         const rows = await db.query<{ id: string; value: string }>(
           `SELECT ${idColumn} AS id, ${column} AS value FROM ${table}
            WHERE ${column} IS NOT NULL AND NOT starts_with(${column}, $1)
-           LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
+           LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
           [currentPrefix],
         );
         for (const row of rows) {
@@ -39,10 +40,8 @@ export async function reencryptUnderCurrentKey(
           await db.query(`UPDATE ${table} SET ${column} = $2 WHERE ${idColumn} = $1`, [row.id, sealed]);
         }
         return rows.length;
-      });
-      total += done;
-      if (done < batchSize) break;
-    }
+      }),
+    );
   }
   if (total > 0) log.info({ count: total }, 're-encrypted secrets under the current master key');
   return total;

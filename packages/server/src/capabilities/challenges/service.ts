@@ -2,6 +2,7 @@ import type { Challenge, FactorType } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { newId } from '../../platform/ids.ts';
+import { inSlices } from '../../platform/in-slices.ts';
 import type { RateLimiter } from '../../platform/rate-limiter.ts';
 import type { AppService } from '../apps/service.ts';
 import type { FactorService } from '../factors/service.ts';
@@ -241,17 +242,14 @@ export class ChallengeService {
   }
 
   /** Marks every pending challenge past its expiry as expired, with its event (the sweeper). */
-  async expireDue(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const expired = await this.db.transaction(async () => {
-        const rows = await this.#store.expire({ limit: 100, now: new Date() });
+  expireDue(): Promise<number> {
+    return inSlices(100, (limit) =>
+      this.db.transaction(async () => {
+        const rows = await this.#store.expire({ limit, now: new Date() });
         for (const row of rows) await this.lifecycle.ended(row);
         return rows.length;
-      });
-      total += expired;
-      if (expired < 100) return total;
-    }
+      }),
+    );
   }
 
   async #factorFor(appId: string, userId: string, body: CreateChallenge): Promise<FactorRecord> {

@@ -1,6 +1,7 @@
 import type { WebhookDelivery, WebhookDeliveryStatus } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
+import { inSlices } from '../../platform/in-slices.ts';
 import type { WebhookDispatcher } from './dispatcher.ts';
 import { WebhookStore } from './store.ts';
 
@@ -44,13 +45,8 @@ export class WebhookService {
   }
 
   /** Forgets the deliveries that ended more than `retentionDays` ago (housekeeping), in slices; answers how many. */
-  async purgeEnded(retentionDays: number): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const purged = await this.#store.purgeEnded(retentionDays, purgeSlice);
-      total += purged;
-      if (purged < purgeSlice) return total;
-    }
+  purgeEnded(retentionDays: number): Promise<number> {
+    return inSlices(purgeSlice, (limit) => this.#store.purgeEnded(retentionDays, limit));
   }
 
   /** Sends the delivery again now, whatever its state, and answers with the outcome. */
