@@ -21,6 +21,7 @@ describe.each(databaseKinds())('Tessera#actions against a real server on %s', (k
     });
     expect(rules).toMatchObject({ action: 'withdraw', default_outcome: 'ALLOW' });
     expect((await tessera.actions.getRules('withdraw')).rules).toHaveLength(1);
+    expect((await tessera.actions.listRules()).data.map((listed) => listed.action)).toEqual(['withdraw']);
 
     const small = await tessera.actions.track('sdk/user 1', 'withdraw', { context: { amount: 5 } });
     expect(small.state).toBe('ALLOW');
@@ -32,6 +33,17 @@ describe.each(databaseKinds())('Tessera#actions against a real server on %s', (k
     expect(await tessera.actions.validate({ token: small.token, action: 'withdraw', userId: 'sdk/user 1' })).toMatchObject({ state: 'ALLOW', is_valid: true });
     expect(await failure(tessera.actions.validate({ token: small.token, action: 'withdraw' }))).toMatchObject({ code: 'action_token_used', status: 409 });
     expect((await tessera.actions.retrieve('sdk/user 1', 'withdraw', small.idempotency_key)).validated_at).not.toBeNull();
+  });
+
+  it("lets the operator set, read and list any app's rules with the admin token", async () => {
+    const admin = new TesseraAdmin({ baseUrl: server.url, adminToken: testAdminToken });
+    const other = await admin.apps.create({ name: 'SDK other shop' });
+    const rules = admin.apps.actionRules(other.app_id);
+    expect(await rules.set('signIn', { default_outcome: 'CHALLENGE_REQUIRED', rules: [] })).toMatchObject({ action: 'signIn', default_outcome: 'CHALLENGE_REQUIRED' });
+    expect((await rules.get('signIn')).default_outcome).toBe('CHALLENGE_REQUIRED');
+    expect((await rules.list()).data.map((listed) => listed.action)).toEqual(['signIn']);
+    const appClient = new Tessera({ baseUrl: server.url, appId: other.app_id, appSecret: other.app_secret });
+    expect((await appClient.actions.track('sdk-user-2', 'signIn')).state).toBe('CHALLENGE_REQUIRED');
   });
 
   it('surfaces a malformed rule set as a TesseraError naming the path', async () => {

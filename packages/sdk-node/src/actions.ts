@@ -6,7 +6,8 @@ import type {
   TrackedAction,
   ValidatedAction,
 } from '@tessera/contracts';
-import { appPath, type CreatingCallOptions } from './admin-apps.ts';
+import { ActionRulesApi } from './action-rules.ts';
+import type { CreatingCallOptions } from './admin-apps.ts';
 import type { HttpClient } from './http-client.ts';
 import { pathSegment, userPath } from './path-segment.ts';
 
@@ -40,10 +41,14 @@ const actionPath = (userId: string, action: string) => `${userPath(userId)}/acti
  * REVIEW), and validate the token the browser brings back from a challenge.
  */
 export class Actions {
+  readonly #rules: ActionRulesApi;
+
   constructor(
     private readonly http: HttpClient,
-    private readonly appId: string,
-  ) {}
+    appId: string,
+  ) {
+    this.#rules = new ActionRulesApi(http, appId);
+  }
 
   /**
    * Tracks an action: `state` is the rules' decision; on CHALLENGE_REQUIRED hand `token` to the browser SDK
@@ -95,12 +100,17 @@ export class Actions {
   }
 
   /** This app's rules for an action (an action never configured: ALLOW and no rules). */
-  async getRules(action: string): Promise<ActionRules> {
-    return this.http.request({ method: 'GET', path: `${appPath(this.appId)}/actions/${pathSegment('action', action)}/rules` });
+  getRules(action: string): Promise<ActionRules> {
+    return this.#rules.get(action);
   }
 
   /** Replaces the rules of an action; a malformed set is `400 validation_failed` with `details.field` naming the bad path. */
-  async setRules(action: string, rules: ActionRulesInput): Promise<ActionRules> {
-    return this.http.request({ method: 'PUT', path: `${appPath(this.appId)}/actions/${pathSegment('action', action)}/rules`, body: rules });
+  setRules(action: string, rules: ActionRulesInput): Promise<ActionRules> {
+    return this.#rules.set(action, rules);
+  }
+
+  /** Every action this app has rules for, with its rules. */
+  listRules(): Promise<{ data: ActionRules[] }> {
+    return this.#rules.list();
   }
 }

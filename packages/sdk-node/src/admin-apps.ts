@@ -7,7 +7,9 @@ import type {
   Page,
   RotatedSecret,
 } from '@tessera/contracts';
+import { ActionRulesApi } from './action-rules.ts';
 import type { HttpClient } from './http-client.ts';
+import { appPath } from './path-segment.ts';
 
 /** The body of `POST /v1/apps`: a name, and any other setting (the rest take their defaults). */
 export type CreateAppInput = Pick<AppConfig, 'name'> &
@@ -37,8 +39,6 @@ export interface CreatingCallOptions {
   idempotencyKey?: string;
 }
 
-export const appPath = (appId: string) => `/v1/apps/${encodeURIComponent(appId)}`;
-
 /** The operator's view of apps (admin token). */
 export class AdminApps {
   constructor(private readonly http: HttpClient) {}
@@ -63,6 +63,11 @@ export class AdminApps {
 
   retrieve(appId: string): Promise<App> {
     return this.http.request({ method: 'GET', path: appPath(appId) });
+  }
+
+  /** An app's adaptive MFA rules, per action (`get`, `set`, `list`). */
+  actionRules(appId: string): ActionRulesApi {
+    return new ActionRulesApi(this.http, appId);
   }
 
   /** Updates with a JSON Merge Patch (RFC 7396); the result is checked as a whole. */

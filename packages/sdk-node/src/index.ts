@@ -16,6 +16,7 @@ export type {
 export type { Devices } from './devices.ts';
 export type { QrLogins } from './qr-logins.ts';
 export type { Actions, ListActionsQuery, TrackOptions, ValidateOptions } from './actions.ts';
+export type { ActionRulesApi } from './action-rules.ts';
 export type { AdminWebhookDeliveryQuery, WebhookDeliveriesApi, WebhookDeliveryQuery } from './webhook-deliveries.ts';
 export { TesseraError, TesseraWebhookError } from './errors.ts';
 export type {

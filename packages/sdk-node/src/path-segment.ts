@@ -9,4 +9,6 @@ export function pathSegment(name: string, value: string): string {
   return encodeURIComponent(value);
 }
 
+export const appPath = (appId: string) => `/v1/apps/${encodeURIComponent(appId)}`;
+
 export const userPath = (userId: string) => `/v1/users/${pathSegment('userId', userId)}`;

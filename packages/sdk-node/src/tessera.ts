@@ -1,6 +1,6 @@
 import type { App, WebhookEvent } from '@tessera/contracts';
 import { Actions } from './actions.ts';
-import { appPath } from './admin-apps.ts';
+import { appPath } from './path-segment.ts';
 import { Challenges } from './challenges.ts';
 import { Devices } from './devices.ts';
 import { Factors, RecoveryCodesApi } from './factors.ts';
