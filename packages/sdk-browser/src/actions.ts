@@ -1,8 +1,11 @@
 import type { ClientChallengeSuccess, ClientPushChallenge, ClientTotpEnrollment, ErrorCode } from '@tessera/contracts';
 
-/** What a refused call says: the API's error, or `network_error` when no answer came. */
+/**
+ * What a refused call says: the API's error; `network_error` (status 0) when no answer came; `unexpected_response`
+ * when the answer is not the API's (a proxy's HTML error page, say).
+ */
 export interface ActionCallError {
-  code: ErrorCode | 'network_error';
+  code: ErrorCode | 'network_error' | 'unexpected_response';
   message: string;
   status: number;
   details?: unknown;
@@ -66,19 +69,27 @@ export class ActionClient {
   async #call<T>(method: 'GET' | 'POST', path: string, body?: object): Promise<ActionResult<T>> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body) headers['content-type'] = 'application/json';
+    const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
     let response: Response;
-    let parsed: unknown;
+    let text: string;
     try {
       response = await fetch(this.#baseUrl + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-      parsed = await response.json();
+      text = await response.text();
     } catch (error) {
-      return { ok: false, error: { code: 'network_error', message: error instanceof Error ? error.message : String(error), status: 0 } };
+      return { ok: false, error: { code: 'network_error', message: messageOf(error), status: 0 } };
     }
-    if (response.ok) return { ok: true, data: parsed as T };
-    const error = (parsed as { error?: Omit<ActionCallError, 'status'> }).error;
-    return {
-      ok: false,
-      error: { code: error?.code ?? 'internal_error', message: error?.message ?? `HTTP ${response.status}`, status: response.status, details: error?.details },
-    };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (response.ok && parsed !== undefined) return { ok: true, data: parsed as T };
+    const error = (parsed as { error?: Omit<ActionCallError, 'status'> } | undefined)?.error;
+    if (!error?.code) {
+      const message = `HTTP ${response.status}: not an answer of the Tessera API (${response.headers.get('content-type') ?? 'no content type'})`;
+      return { ok: false, error: { code: 'unexpected_response', message, status: response.status } };
+    }
+    return { ok: false, error: { code: error.code, message: error.message, status: response.status, details: error.details } };
   }
 }

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUserId, putRules, track } from '../../../test/actions.ts';
 import { databaseKinds, startTestServer } from '../../../test/harness.ts';
@@ -256,3 +258,19 @@ describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (k
 function toClaims(claims: Record<string, string>) {
   return { appId: claims.app as string, userId: claims.sub as string, action: claims.act as string, actionId: claims.aid as string };
 }
+
+describe('the browser SDK’s ActionClient, when the answer is not the API’s', () => {
+  it('says unexpected_response with the status for a proxy’s HTML page, and network_error when nothing answers', async () => {
+    const proxy = createServer((_request, response) => response.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad gateway</html>'));
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    try {
+      const answer = await new ActionClient({ baseUrl: `http://127.0.0.1:${port}`, token: 'x' }).totp.verify({ code: '123456' });
+      expect(answer).toMatchObject({ ok: false, error: { code: 'unexpected_response', status: 502 } });
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+    const unreachable = await new ActionClient({ baseUrl: `http://127.0.0.1:${port}`, token: 'x' }).totp.verify({ code: '123456' });
+    expect(unreachable).toMatchObject({ ok: false, error: { code: 'network_error', status: 0 } });
+  });
+});
