@@ -117,6 +117,8 @@ export function qrLogin(options: QrLoginOptions): QrLoginHandle {
 
   view.again.addEventListener('click', () => {
     show('connecting');
+    // The button hides itself: keyboard focus goes to the status line, which then tells what happens next.
+    view.status.focus();
     connect();
   });
   show('connecting');
@@ -145,6 +147,7 @@ function render(container: HTMLElement) {
   const status = document.createElement('p');
   status.setAttribute('role', 'status');
   status.setAttribute('aria-live', 'polite');
+  status.tabIndex = -1;
   const again = document.createElement('button');
   again.type = 'button';
   again.textContent = 'Show a new code';

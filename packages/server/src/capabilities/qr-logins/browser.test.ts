@@ -151,6 +151,16 @@ describe('QR login in a real browser (chromium), approved by the authenticator C
     const unattended = await runCli(['scan', png], { home: home.dir });
     expect(unattended.status).toBe(1);
     expect(unattended.stderr).toContain('--approve or --deny');
+    // A new code from the keyboard: focus stays in the widget, on the status line, and a new code is shown.
+    const loginBefore = await page.locator('.tessera-qr-login').getAttribute('data-login-id');
+    await page.getByRole('button', { name: 'Show a new code' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.tessera-qr-login').getAttribute('data-login-id')).not.toBe(loginBefore);
+    const focusedRole = await page.evaluate(() => {
+      type Focus = { document: { activeElement: { getAttribute(name: string): string | null } | null } };
+      return (globalThis as unknown as Focus).document.activeElement?.getAttribute('role');
+    });
+    expect(focusedRole).toBe('status');
     await page.close();
   });
 });
