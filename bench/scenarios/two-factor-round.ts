@@ -282,6 +282,10 @@ const analysis = [
     '(≈ 23 %), so 25 % (≈ 4,450 rounds/s) would need less CPU per round, not only a better overlap. The p99 target is ' +
     'met on this machine; the ratio is not.',
   '',
+  '2026-12-05, 21:30–21:40 (bare route 30,000–33,600 req/s, no server change for the round): 16.9 and 18.2 % in two ' +
+    'runs (2,741–2,841 rounds/s, p99 23–26 ms). Sending the next batch before answering the last one (see ' +
+    'actions-track, 2026-12-05): 16.6 and 15.9 %, 0.30 commits per round instead of 0.28; not kept.',
+  '',
   '### Where the time goes (profiled 2026-12-03, before group commit; redo after server changes)',
   '',
   'The machine was shared that day (load average 6–12 from other sessions\' test runs and benches): absolute ' +
