@@ -135,11 +135,18 @@ describe.each(databaseKinds())('bad input to the apps API on %s', (kind) => {
     await unchanged();
   });
 
-  it('refuses text with a NUL character (400, never a 5xx)', async () => {
+  it('refuses text with a NUL character or an unpaired surrogate, naming the field (400, never a 5xx)', async () => {
     const count = await appCount();
     const reply = await api.post('/v1/apps', { name: 'a\u0000b' });
     expect(reply.status).toBe(400);
     expect(reply.body.error.code).toBe('validation_failed');
+    for (const [body, field] of [
+      [{ name: 's', branding: { display_name: '\ud800' } }, 'branding.display_name'],
+      [{ name: 'x\udfff' }, 'name'],
+    ] as const) {
+      const refused = await api.post('/v1/apps', body);
+      expect([refused.status, refused.body.error.details?.field], field).toEqual([400, field]);
+    }
     expect((await api.get('/v1/apps?starting_after=%00')).status).toBe(400);
     expect(await appCount()).toBe(count);
   });

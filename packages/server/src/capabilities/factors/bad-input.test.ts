@@ -153,6 +153,22 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
     expect((await api.get(`/v1/challenges/${challengeId}?wait=-1`)).status).toBe(400);
   });
 
+  it('refuses text the database cannot store, wherever it is in the body, naming the field', async () => {
+    const before = await snapshot();
+    const challenges = () => server.db.query('SELECT count(*)::int AS n FROM challenges');
+    const countBefore = await challenges();
+    for (const [body, field] of [
+      [{ type: 'totp', details: { amount: '\ud800' } }, 'details.amount'],
+      [{ type: 'totp', hidden_details: { ['\ud800']: 'x' } }, 'hidden_details.\ud800'],
+      [{ type: 'totp', details: { note: 'a\u0000b' } }, 'details.note'],
+    ] as const) {
+      const reply = await api.post(`/v1/users/${user.userId}/challenges`, body);
+      expect([reply.status, reply.body.error.details?.field], field).toEqual([400, field]);
+    }
+    expect(await snapshot()).toEqual(before);
+    expect(await challenges()).toEqual(countBefore);
+  });
+
   it('says in words, not as a regular expression, what a value must look like', async () => {
     const phone = await api.call('PUT', `/v1/users/${user.userId}`, { body: { phone: 'call me' } });
     expect(phone.body.error.details).toEqual({ field: 'phone', reason: 'must be a phone number: 3 to 32 digits, spaces and ( ) . -, after an optional +' });

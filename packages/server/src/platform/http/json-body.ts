@@ -4,15 +4,41 @@ import { ApiError } from './api-error.ts';
 /** Deeper JSON is refused: no request of ours needs it, and deep nesting can exhaust the stack later on. */
 export const maxJsonDepth = 32;
 
-function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
+// A high surrogate not followed by a low one, or a low one not after a high one (String#isWellFormed is ES2024).
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why PostgreSQL could not store a string (in text or jsonb), if it could not. */
+function unstorable(text: string): string | null {
+  if (text.includes('\u0000')) return 'contains the NUL character (U+0000), which cannot be stored';
+  if (loneSurrogate.test(text)) return 'contains an unpaired surrogate (U+D800–U+DFFF), which cannot be stored';
+  return null;
+}
+
+/**
+ * What the route schemas do not check in a parsed body: its depth, and strings (values or keys, anywhere, in free-form
+ * objects too) that the database would refuse, which would otherwise fail the statement (with the other requests of
+ * a batched one) and the request with a 500.
+ */
+function bodyProblem(value: unknown): ApiError | null {
+  const stack: Array<[unknown, number, string]> = [[value, 0, '']];
+  const at = (path: string) => path || '(body)';
   while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+    const [node, depth, path] = stack.pop()!;
+    if (typeof node === 'string') {
+      const reason = unstorable(node);
+      if (reason) return ApiError.invalid(at(path), reason);
+      continue;
+    }
     if (node === null || typeof node !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    if (depth >= maxJsonDepth) return ApiError.invalid('(body)', `is nested more than ${maxJsonDepth} levels deep`);
+    for (const [key, child] of Object.entries(node)) {
+      const childPath = path ? `${path}.${key}` : key;
+      const reason = unstorable(key);
+      if (reason) return ApiError.invalid(at(childPath), `has a key that ${reason}`);
+      stack.push([child, depth + 1, childPath]);
+    }
   }
-  return false;
+  return null;
 }
 
 function isJson(text: string): boolean {
@@ -32,7 +58,7 @@ export function isOptionalBody(schema: unknown): boolean {
 
 /**
  * The JSON body parser for every JSON content type we take: Fastify's own (it refuses `__proto__` and
- * `constructor` keys) plus a limit on nesting. An empty body is no body, whatever its content type: a route whose
+ * `constructor` keys) plus a limit on nesting and a check of every string (bodyProblem). An empty body is no body, whatever its content type: a route whose
  * body fields are all optional then takes it as `{}` (so `curl -X POST` works), and the others say what is required.
  */
 export function installJsonBodyParser(app: FastifyInstance, contentTypes: string[]): void {
@@ -55,9 +81,8 @@ export function installJsonBodyParser(app: FastifyInstance, contentTypes: string
     parse(request, text, (error, value) => {
       // Fastify's parser refuses a "__proto__" or "constructor" key with the error of broken JSON: tell them apart.
       if (error) return done(isJson(text) ? ApiError.invalid('(body)', 'has a "__proto__" or "constructor" key, which is refused') : error, undefined);
-      if (nestedDeeperThan(value, maxJsonDepth)) {
-        return done(ApiError.invalid('(body)', `is nested more than ${maxJsonDepth} levels deep`), undefined);
-      }
+      const problem = bodyProblem(value);
+      if (problem) return done(problem, undefined);
       done(null, value);
     });
   });
