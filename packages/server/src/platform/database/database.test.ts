@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseKinds, freshStorage, startTestServer, type TestStorage } from '../../../test/harness.ts';
+import { databaseKinds, freshStorage, startTestServer, withClient, type TestStorage } from '../../../test/harness.ts';
 import { client } from '../../../test/http.ts';
 import { TcpProxy } from '../../../test/tcp-proxy.ts';
 import type { Database } from './database.ts';
@@ -143,5 +143,31 @@ describe.runIf(process.env.TESSERA_TEST_DATABASE_URL)('losing the PostgreSQL con
     expect(Date.now() - restoredAt).toBeLessThan(3_000);
     const names = (await api.get('/v1/apps?limit=100')).body.data.map((a: { name: string }) => a.name);
     expect(names).toEqual(['After']);
+  });
+
+  it('keeps serving when PostgreSQL ends its connections in the middle of concurrent transactions', async () => {
+    const api = client(server.url);
+    const statuses = new Map<number, number>();
+    let running = true;
+    const loop = async (n: number) => {
+      for (let i = 0; running; i++) {
+        const reply = await api.post('/v1/apps', { name: `Busy ${n}-${i}` });
+        statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+      }
+    };
+    const loops = Array.from({ length: 12 }, (_, n) => loop(n));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const ended = await withClient(process.env.TESSERA_TEST_DATABASE_URL!, async (admin) => {
+      const { rows } = await admin.query('SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1', [
+        new URL(storage.databaseUrl!).pathname.slice(1),
+      ]);
+      return rows[0].n as number;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    running = false;
+    await Promise.all(loops);
+    expect(ended).toBeGreaterThan(0);
+    expect([...statuses.keys()].filter((status) => status !== 201 && status !== 503)).toEqual([]);
+    expect((await api.post('/v1/apps', { name: 'After the cut' })).status).toBe(201);
   });
 });

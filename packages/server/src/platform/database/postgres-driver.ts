@@ -80,11 +80,21 @@ export class PostgresDriver implements Driver {
   async withTransaction<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
+      // A checked-out client has no listener of the pool's: a connection lost meanwhile (the server ended it, the
+      // network dropped) would be an unhandled 'error' event, which ends the process. The transaction's next
+      // statement fails instead (the client is no longer queryable), and the client is dropped.
+      let lost = false;
+      const onLost = () => (lost = true);
+      const release = (checkedOut: pg.PoolClient, broken: boolean) => {
+        checkedOut.removeListener('error', onLost);
+        checkedOut.release(broken || lost);
+      };
       try {
         client = await this.#pool.connect();
+        client.on('error', onLost);
         await client.query('BEGIN');
       } catch (error) {
-        client?.release(true);
+        if (client) release(client, true);
         // Nothing was done yet: a connection that died while idle is safe to replace once.
         if (attempt === 1 && isConnectionFailure(error)) continue;
         throw translate(error);
@@ -93,12 +103,12 @@ export class PostgresDriver implements Driver {
       try {
         const result = await work(connection);
         await client.query('COMMIT');
-        client.release();
+        release(client, false);
         return result;
       } catch (error) {
-        const broken = isConnectionFailure(error);
+        const broken = lost || isConnectionFailure(error);
         if (!broken) await client.query('ROLLBACK').catch(() => {});
-        client.release(broken);
+        release(client, broken);
         const state = (error as { code?: string }).code;
         if (state !== undefined && retryableStates.has(state) && attempt < 3) continue;
         throw translate(error);
