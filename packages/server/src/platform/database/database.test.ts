@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds, freshStorage, startTestServer, withClient, type TestStorage } from '../../../test/harness.ts';
@@ -97,6 +100,38 @@ describe.each(databaseKinds())('database on %s', (kind) => {
       }),
     ).rejects.toThrow('roll back too');
     expect(await db.query('SELECT id FROM t WHERE id BETWEEN 20 AND 23 ORDER BY id')).toEqual([{ id: 22 }]);
+  });
+});
+
+describe("the embedded database's files", () => {
+  it('belong to one process: a second server on the same data directory is refused until the first stops', async () => {
+    const storage = await freshStorage('pglite');
+    try {
+      const first = await startTestServer('pglite', { storage });
+      const second = startTestServer('pglite', { storage });
+      await expect(second).rejects.toThrow(/is in use by another process \(pid \d+\)/);
+      const api = client(first.url);
+      expect((await api.post('/v1/apps', { name: 'Still served' })).status).toBe(201);
+      await first.stop();
+      const after = await startTestServer('pglite', { storage });
+      expect((await client(after.url).get('/v1/apps')).body.data.map((app: { name: string }) => app.name)).toEqual(['Still served']);
+      await after.stop();
+    } finally {
+      await storage.drop();
+    }
+  });
+
+  it('are taken over from a process that ended without letting go of them (a crash)', async () => {
+    const storage = await freshStorage('pglite');
+    try {
+      const gone = spawnSync(process.execPath, ['-e', '']).pid;
+      await writeFile(path.join(storage.dataDir, 'pglite.lock'), `${gone}\n`);
+      const server = await startTestServer('pglite', { storage });
+      expect((await client(server.url).get('/healthz')).status).toBe(200);
+      await server.stop();
+    } finally {
+      await storage.drop();
+    }
   });
 });
 
