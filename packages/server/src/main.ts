@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './platform/logging.ts';
+import { StartupError } from './platform/startup-error.ts';
 import { startServer } from './server.ts';
 
 let config: Config;
@@ -13,7 +14,8 @@ try {
 
 const logger = createLogger(config.logLevel);
 const server = await startServer(config, { logger }).catch((error: unknown) => {
-  logger.fatal({ err: error }, 'Tessera could not start');
+  if (error instanceof StartupError) process.stderr.write(`Tessera cannot start: ${error.message}\n`);
+  else logger.fatal({ err: error }, 'Tessera could not start');
   process.exit(1);
 });
 

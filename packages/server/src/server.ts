@@ -19,6 +19,7 @@ import { InMemoryNonceStore, RedisNonceStore, type NonceStore } from './platform
 import { InMemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './platform/rate-limiter.ts';
 import { reencryptUnderCurrentKey } from './platform/reencrypt.ts';
 import { closeRedis, openRedis } from './platform/redis.ts';
+import { startupFailures } from './startup-failures.ts';
 
 export interface RunningServer {
   /** The address it listens on (http://127.0.0.1:PORT for PORT 0). */
@@ -65,12 +66,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: options.poolSize }, logger);
   const cleanup: Array<() => Promise<void>> = [() => db.close()];
   try {
-    const applied = await migrate(db);
+    const applied = await migrate(db).catch(startupFailures.database(config));
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     const onBusError = (error: unknown) => logger.warn({ err: error }, 'realtime bus error');
     // Named per instance in Redis's CLIENT LIST: tessera-bus:<host>:<port>.
     const bus: RealtimeBus = config.redisUrl
-      ? await RedisBus.connect(config.redisUrl, onBusError, `tessera-bus:${hostname()}:${port}`)
+      ? await RedisBus.connect(config.redisUrl, onBusError, `tessera-bus:${hostname()}:${port}`).catch(
+          startupFailures.redis(config.redisUrl),
+        )
       : new InProcessBus(onBusError);
     cleanup.unshift(() => bus.close());
     // One connection serves the rate limits and the nonces (the bus keeps its own two for pub/sub).
@@ -104,9 +107,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       webhookRetentionDays: config.webhookRetentionDays,
       devices: options.devices,
       qrLogins: options.qrLogins,
-    });
+    }).catch(startupFailures.keyring);
     cleanup.unshift(() => app.http.close());
-    await app.http.listen({ host: config.host, port });
+    await app.http.listen({ host: config.host, port }).catch(startupFailures.listen(config.host, port));
     app.dispatcher.start();
     cleanup.unshift(() => app.dispatcher.stop());
     if (config.previousMasterKeys.length > 0) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,34 @@ describe('starting the server', () => {
 
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+  }, 90_000);
+
+  it('refuses to start in one line naming the setting when the data directory or the port is taken, the master key is wrong or the database is unreachable', async () => {
+    const port = await freePort();
+    const env = { PORT: String(port), TESSERA_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    const first = runServerProcess(env);
+    await waitUntilHealthy(`http://localhost:${port}`, first);
+    const sameDir = runServerProcess({ ...env, PORT: String(await freePort()) });
+    const otherDir = await mkdtemp(path.join(tmpdir(), 'tessera-start-other-'));
+    const samePort = runServerProcess({ ...env, TESSERA_DATA_DIR: otherDir });
+    expect(await sameDir.exited).toBe(1);
+    expect(sameDir.stderr()).toMatch(/^Tessera cannot start: the embedded database \S+ is in use by another process \(pid \d+\): .*TESSERA_DATA_DIR/);
+    expect(await samePort.exited).toBe(1);
+    expect(samePort.stderr()).toBe(`Tessera cannot start: PORT ${port} is already in use on HOST 0.0.0.0\n`);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const wrongKey = runServerProcess({ ...env, TESSERA_MASTER_KEY: randomBytes(32).toString('base64') });
+    expect(await wrongKey.exited).toBe(1);
+    expect(wrongKey.stderr()).toMatch(/^Tessera cannot start: master key \w+ is not configured: .*set TESSERA_MASTER_KEY/);
+    const noDatabase = runServerProcess({ ...env, TESSERA_DATA_DIR: otherDir, DATABASE_URL: 'postgres://tessera:hunter2@127.0.0.1:1/tessera' });
+    expect(await noDatabase.exited).toBe(1);
+    expect(noDatabase.stderr()).toMatch(/^Tessera cannot start: cannot use the database of DATABASE_URL \(postgres:\/\/tessera:\*\*\*@127\.0\.0\.1:1\/tessera\): /);
+    for (const run of [sameDir, samePort, wrongKey, noDatabase]) {
+      expect(run.stderr().trim().split('\n')).toHaveLength(1);
+      expect(run.stderr()).not.toContain('hunter2');
+    }
+    await rm(otherDir, { recursive: true, force: true });
   }, 90_000);
 
   it('refuses to start with a bad configuration, saying which variable is wrong', async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { StartupError } from './startup-error.ts';
 
 /**
  * Reads a secret kept in the data directory, or makes one on first start (mode 0600).
@@ -28,6 +29,8 @@ export function adminTokenFile(dataDir: string) {
 export async function masterKeyFile(dataDir: string): Promise<Buffer> {
   const { value } = await keptSecret(dataDir, 'master.key', () => randomBytes(32).toString('base64'));
   const key = Buffer.from(value, 'base64');
-  if (key.length !== 32) throw new Error(`${path.join(dataDir, 'master.key')} does not hold a 32-byte base64 key`);
+  if (key.length !== 32) {
+    throw new StartupError(`${path.join(dataDir, 'master.key')} does not hold a 32-byte base64 key: restore it, or set TESSERA_MASTER_KEY`);
+  }
   return key;
 }

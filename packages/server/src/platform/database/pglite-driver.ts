@@ -1,11 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { StartupError } from '../startup-error.ts';
 import type { Connection, Driver, Row } from './database.ts';
-
-/** Another running process holds the embedded database's files. */
-export class DataDirInUseError extends Error {
-  override name = 'DataDirInUseError';
-}
 
 /**
  * The embedded PostgreSQL (WASM) in the data directory. It runs one statement at a time;
@@ -66,14 +62,14 @@ async function lockFiles(lockFile: string): Promise<() => Promise<void>> {
     }
     const owner = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
     if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
-      throw new DataDirInUseError(
+      throw new StartupError(
         `the embedded database ${lockFile.replace(/\.lock$/, '')} is in use by another process (pid ${owner}): stop it, or give this ` +
           `one another TESSERA_DATA_DIR (if no such process runs, delete ${lockFile})`,
       );
     }
     await rm(lockFile, { force: true });
   }
-  throw new DataDirInUseError(`the embedded database's lock ${lockFile} is being taken by another process: try again`);
+  throw new StartupError(`the embedded database's lock ${lockFile} is being taken by another process: try again`);
 }
 
 function isRunning(pid: number): boolean {
