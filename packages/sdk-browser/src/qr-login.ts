@@ -1,7 +1,14 @@
 import type { QrLoginServerMessage } from '@tessera/contracts';
 
-/** What the widget shows; `onStatus` hears each change. */
-export type QrLoginStatus = 'connecting' | 'waiting' | 'scanned' | 'approved' | 'denied' | 'expired' | 'reconnecting';
+/** What the widget shows; `onStatus` hears each change. `refused` is final: see `onError`. */
+export type QrLoginStatus = 'connecting' | 'waiting' | 'scanned' | 'approved' | 'denied' | 'expired' | 'reconnecting' | 'refused';
+
+/** Why the server refused the widget: an unknown or inactive app (404, 403), or a page origin the app does not allow (403). */
+export interface QrLoginRefusal {
+  status: number;
+  code: string;
+  message: string;
+}
 
 export interface QrLoginToken {
   /** One-time, valid 2 minutes: hand it to your backend, which verifies it (`POST /v1/qr-logins/verify`). */
@@ -18,6 +25,8 @@ export interface QrLoginOptions {
   container: HTMLElement | string;
   onToken(token: QrLoginToken): void;
   onStatus?(status: QrLoginStatus): void;
+  /** The server refused this app or this page's origin: the widget stops (status `refused`) and says why here. */
+  onError?(refusal: QrLoginRefusal): void;
   /** Replaces the status texts (to translate them, say). */
   texts?: Partial<Record<QrLoginStatus, string>>;
 }
@@ -35,6 +44,7 @@ const defaultTexts: Record<QrLoginStatus, string> = {
   denied: 'The sign-in was declined on the device.',
   expired: 'This code has expired.',
   reconnecting: 'Connection lost. Reconnecting…',
+  refused: 'Sign-in with a QR code is not available here.',
 };
 
 const maxRetryDelayMs = 15_000;
@@ -97,21 +107,38 @@ export function qrLogin(options: QrLoginOptions): QrLoginHandle {
     }
   };
 
+  const connectUrl = new URL('v1/qr-logins/connect', options.server.replace(/\/*$/, '/'));
+  connectUrl.searchParams.set('app_id', options.appId);
+
+  const retry = () => {
+    // A dropped network, a restarted server: try again, waiting longer each time, spread at random over ±50 % so
+    // that the browsers of a restarted server do not all come back in the same instant.
+    show('reconnecting');
+    const delay = Math.min(maxRetryDelayMs, 500 * 2 ** retries++) * (0.5 + Math.random());
+    retryTimer = setTimeout(connect, delay);
+  };
+
   const connect = () => {
     finished = false;
-    const url = new URL('v1/qr-logins/connect', options.server.replace(/\/*$/, '/'));
+    const url = new URL(connectUrl);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    url.searchParams.set('app_id', options.appId);
     const ws = new WebSocket(url);
     socket = ws;
+    let opened = false;
+    ws.addEventListener('open', () => (opened = true));
     ws.addEventListener('message', onMessage);
     ws.addEventListener('close', () => {
       if (socket !== ws || closed || finished) return;
-      // A dropped network, a restarted server: try again, waiting longer each time, spread at random over ±50 % so
-      // that the browsers of a restarted server do not all come back in the same instant.
-      show('reconnecting');
-      const delay = Math.min(maxRetryDelayMs, 500 * 2 ** retries++) * (0.5 + Math.random());
-      retryTimer = setTimeout(connect, delay);
+      if (opened) return retry();
+      // Never opened: the server may have refused the upgrade, whose answer the browser does not show. Asked again as
+      // plain HTTP, it says: 426 (it would take the upgrade: a network problem, try again) or the refusal.
+      void refusalOf(connectUrl).then((refusal) => {
+        if (socket !== ws || closed) return;
+        if (!refusal) return retry();
+        finished = true;
+        show('refused');
+        options.onError?.(refusal);
+      });
     });
   };
 
@@ -132,6 +159,18 @@ export function qrLogin(options: QrLoginOptions): QrLoginHandle {
       view.root.remove();
     },
   };
+}
+
+/** The server's refusal of this app or origin, or null when it would take the upgrade or could not be asked. */
+async function refusalOf(connectUrl: URL): Promise<QrLoginRefusal | null> {
+  try {
+    const response = await fetch(connectUrl, { headers: { accept: 'application/json' } });
+    if (![400, 403, 404].includes(response.status)) return null;
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    return { status: response.status, code: body.error?.code ?? 'refused', message: body.error?.message ?? `HTTP ${response.status}` };
+  } catch {
+    return null;
+  }
 }
 
 function render(container: HTMLElement) {

@@ -24,6 +24,7 @@ async function startShop(tessera: Tessera, tesseraUrl: string) {
   Tessera.qrLogin({
     server: ${JSON.stringify(tesseraUrl)}, appId: new URLSearchParams(location.search).get('app'), container: '#login',
     onStatus: (status) => window.statuses.push(status),
+    onError: (refusal) => (window.refusal = refusal),
     onToken: async ({ loginToken, encryptedProfile }) => {
       window.token = loginToken; window.encryptedProfile = encryptedProfile;
       const answer = await fetch('/login', { method: 'POST', body: loginToken });
@@ -131,6 +132,24 @@ describe('QR login in a real browser (chromium), approved by the authenticator C
       expect(dump).not.toContain('"Ada"');
     }
     await page.close();
+  });
+
+  it('stops and says why when the server refuses the app or the page’s origin, instead of reconnecting for ever', async () => {
+    const strict = await client(server.url).post('/v1/apps', { name: 'Strict', allowed_origins: ['https://elsewhere.example'] });
+    for (const [app, status, code] of [
+      ['app_doesnotexist', 404, 'not_found'],
+      [strict.body.app_id, 403, 'origin_not_allowed'],
+    ] as const) {
+      const page = await browser.newPage();
+      await page.goto(`${shop.url}/?app=${app}`);
+      await expect.poll(() => page.getByRole('status').textContent()).toBe('Sign-in with a QR code is not available here.');
+      const seen = await page.evaluate(() => {
+        const page = globalThis as unknown as { statuses: string[]; refusal: { status: number; code: string } };
+        return { statuses: page.statuses, refusal: page.refusal };
+      });
+      expect(seen).toMatchObject({ statuses: ['connecting', 'refused'], refusal: { status, code } });
+      await page.close();
+    }
   });
 
   it('shows "declined" when the person denies, and the backend gets no token', async () => {

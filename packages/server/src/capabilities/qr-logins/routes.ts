@@ -42,6 +42,9 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
       querystring: connectQuery,
       response: errorResponses(400, 403, 404, 426),
     },
+    // A browser cannot read a refused upgrade's status: the widget asks again with a plain GET, whose answer (426 when
+    // the upgrade would be taken, else the refusal) it may read from any origin.
+    onRequest: async (_request, reply) => void reply.header('access-control-allow-origin', '*'),
     preHandler: async (request) => qrLogins.checkBrowser(request.query.app_id, request.headers.origin),
     handler: upgradeRequired,
     wsHandler: (socket, request) => {
