@@ -1,9 +1,12 @@
-import { CompactSign, SignJWT, type CryptoKey } from 'jose';
+import { base64url, calculateJwkThumbprint, CompactSign, SignJWT, type CryptoKey } from 'jose';
 import {
   deviceDecisionType,
+  deviceIdentityProofType,
   deviceRequestTokenType,
   type DeviceAlgorithm,
   type DeviceDecision,
+  type DeviceIdentityProof,
+  type DevicePublicJwk,
 } from './devices.ts';
 
 /**
@@ -54,4 +57,20 @@ export async function signDeviceDecision(
 export function randomJti(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** RegisterDevice.identity_proof: the identity key signs this registration token and this device key. */
+export async function signDeviceIdentityProof(
+  identityPrivateKey: CryptoKey,
+  options: { registrationToken: string; publicKey: DevicePublicJwk; signedAt?: string },
+): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(options.registrationToken));
+  const payload: DeviceIdentityProof = {
+    registration: base64url.encode(new Uint8Array(digest)),
+    public_key: await calculateJwkThumbprint(options.publicKey, 'sha256'),
+    signed_at: options.signedAt ?? new Date().toISOString(),
+  };
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ typ: deviceIdentityProofType, alg: algorithmOfPrivateKey(identityPrivateKey) })
+    .sign(identityPrivateKey);
 }

@@ -23,6 +23,26 @@ export interface RegisterDevice {
   name?: string;
   /** The authenticator's identity key, the same for all its registrations: links its QR logins to this user. */
   identity_key?: DevicePublicJwk;
+  /** Required with `identity_key`: that the authenticator holds it (see DeviceIdentityProof). */
+  identity_proof?: string;
+}
+
+/** `typ` of RegisterDevice.identity_proof. */
+export const deviceIdentityProofType = 'tessera-device-identity+jws';
+
+/**
+ * The payload of RegisterDevice.identity_proof, a JWS in compact form signed by the identity key (header
+ * {"typ":"tessera-device-identity+jws","alg":"ES256"|"EdDSA"}): this identity registers this device key with this
+ * registration. Without it anyone could register someone else's (public) identity key and have that person's QR
+ * logins name their own user.
+ */
+export interface DeviceIdentityProof {
+  /** base64url (no padding) of the SHA-256 of the registration token. */
+  registration: string;
+  /** The RFC 7638 SHA-256 thumbprint of `public_key`, the device key being registered. */
+  public_key: string;
+  /** ISO-8601 UTC with Z; within 10 minutes of the server's clock. */
+  signed_at: string;
 }
 
 /** The app a device answers for, as the authenticator shows it. */

@@ -26,8 +26,15 @@ export type {
   TotpAlgorithm,
   User,
 } from './users.ts';
-export { deviceAlgorithms, deviceDecisions, deviceDecisionType, deviceRequestTokenType, maxDeviceRequestTokenSeconds } from './devices.ts';
-export { algorithmOfPrivateKey, signDeviceDecision, signDeviceRequestToken } from './device-signing.ts';
+export {
+  deviceAlgorithms,
+  deviceDecisions,
+  deviceDecisionType,
+  deviceIdentityProofType,
+  deviceRequestTokenType,
+  maxDeviceRequestTokenSeconds,
+} from './devices.ts';
+export { algorithmOfPrivateKey, signDeviceDecision, signDeviceIdentityProof, signDeviceRequestToken } from './device-signing.ts';
 export type {
   AnswerChallenge,
   Device,
@@ -38,6 +45,7 @@ export type {
   DeviceApp,
   DeviceDecision,
   DeviceDecisionKind,
+  DeviceIdentityProof,
   DevicePublicJwk,
   DeviceRegistration,
   DeviceRequestToken,

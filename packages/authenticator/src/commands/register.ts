@@ -1,10 +1,10 @@
 import path from 'node:path';
-import type { Device } from '@tessera/contracts';
+import { signDeviceIdentityProof, type Device } from '@tessera/contracts';
 import { COMMON_OPTIONS, expectPositionals, parseCommandArgs, writeJson } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { callServer } from '../device-client.ts';
 import { AuthenticatorError } from '../errors.ts';
-import { newKeyPair, type Registration } from '../identity.ts';
+import { newKeyPair, privateKeyOf, type Registration } from '../identity.ts';
 import { readQrImageFile } from '../qr-image.ts';
 import { parseRegistrationUri } from '../registration-uri.ts';
 import { readStore, updateStore } from '../store.ts';
@@ -33,8 +33,15 @@ Examples:
     const { identity } = await readStore(context.storeDirectory);
     if (identity === null) throw new AuthenticatorError('not_initialized', 'Run "tessera-authenticator init" first: registering needs the identity key.');
     const keys = await newKeyPair(identity.alg);
+    const identityProof = await signDeviceIdentityProof(await privateKeyOf(identity), { registrationToken: token, publicKey: keys.public_jwk });
     const device = await callServer<Device>(server, 'POST', '/v1/devices', {
-      body: { registration_token: token, public_key: keys.public_jwk, name: identity.name, identity_key: identity.public_jwk },
+      body: {
+        registration_token: token,
+        public_key: keys.public_jwk,
+        name: identity.name,
+        identity_key: identity.public_jwk,
+        identity_proof: identityProof,
+      },
     });
     const registration: Registration = {
       ...keys,

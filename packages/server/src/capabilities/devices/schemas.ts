@@ -30,7 +30,16 @@ export const registerDeviceBody = Type.Object(
         maxProperties: 20,
         description:
           'The authenticator’s identity public key (a JWK like public_key, shared by all its registrations): a QR login ' +
-          'signed by this identity then names the user this device is registered for.',
+          'signed by this identity then names the user this device is registered for. Requires identity_proof.',
+      }),
+    ),
+    identity_proof: Type.Optional(
+      Type.String({
+        maxLength: 4096,
+        description:
+          'A JWS in compact form signed by identity_key, header {"typ":"tessera-device-identity+jws","alg"}, payload ' +
+          '{"registration": base64url of the SHA-256 of registration_token, "public_key": the RFC 7638 thumbprint of ' +
+          'public_key, "signed_at": ISO-8601 UTC, within 10 minutes}: that the caller holds the identity key.',
       }),
     ),
   },

@@ -9,6 +9,7 @@ import type { FactorService } from '../factors/service.ts';
 import type { UserService } from '../users/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { DeviceKeyError, parseDevicePublicKey } from './device-key.ts';
+import { checkIdentityProof } from './identity-proof.ts';
 import { DeviceAuthError, defaultDeviceClockSkewMs, deviceIdOf, verifyDeviceRequestToken } from './device-request-token.ts';
 import { DeviceStore, type DeviceRecord } from './store.ts';
 import { qrDataUrl } from '../../platform/qr-code.ts';
@@ -34,6 +35,7 @@ export interface RegisterDeviceInput {
   public_key: unknown;
   name?: string;
   identity_key?: unknown;
+  identity_proof?: string;
 }
 
 /**
@@ -85,7 +87,8 @@ export class DeviceService {
   }
 
   /**
-   * Redeems a registration token for a device. The key is checked first; then, in one transaction,
+   * Redeems a registration token for a device. The keys are checked first (an identity key with the proof that the
+   * caller holds it: identity-proof.ts); then, in one transaction,
    * the token is used up, the push factor and the device are created and `factor.activated` is
    * recorded: any refusal rolls all of it back, the token included.
    */
@@ -99,6 +102,12 @@ export class DeviceService {
     };
     const key = keyOf(input.public_key, 'public_key');
     const identity = input.identity_key === undefined ? null : keyOf(input.identity_key, 'identity_key');
+    if (identity) {
+      const expected = { registrationToken: input.registration_token, deviceKey: key, nowMs: Date.now() };
+      await checkIdentityProof(input.identity_proof, identity, expected);
+    } else if (input.identity_proof !== undefined) {
+      throw ApiError.invalid('identity_key', 'is required with identity_proof');
+    }
     const deviceId = newId('dev');
     const factorId = newId('fac');
     const name = input.name ?? null;

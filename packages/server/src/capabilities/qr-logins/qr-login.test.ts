@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signDeviceIdentityProof, type DevicePublicJwk } from '@tessera/contracts';
 import type { BusMessage } from '../../platform/bus/bus.ts';
 import { databaseKinds, startTestServer, type TestServer } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
@@ -124,16 +125,20 @@ describe.each(databaseKinds())('QR login on %s', (kind) => {
     expect((await api.post('/v1/qr-logins/verify', { login_token: token })).status).toBe(200);
   });
 
+  /** Registers a device of `userId` for this identity, with the proof that it holds the identity key (or `proof`). */
+  async function registerIdentity(userId: string, identity: TestIdentity, proof?: (token: string, publicKey: DevicePublicJwk) => Promise<string | undefined>) {
+    const registration = await api.post(`/v1/users/${userId}/device-registrations`);
+    const token = tokenOf(registration.body.registration_uri);
+    const publicKey = (await deviceKeys()).publicJwk as DevicePublicJwk;
+    const identityProof = proof ? await proof(token, publicKey) : await signDeviceIdentityProof(identity.privateKey, { registrationToken: token, publicKey });
+    const body = { registration_token: token, public_key: publicKey, identity_key: identity.publicJwk, identity_proof: identityProof };
+    return { token, reply: await client(server.url, null).post('/v1/devices', body) };
+  }
+
   it('names the user whose device this authenticator registered, and notifies that device of the login', async () => {
     const identity = await newIdentity();
     const userId = `qr-device-user-${Math.random().toString(36).slice(2, 8)}`;
-    const registration = await api.post(`/v1/users/${userId}/device-registrations`);
-    const keys = await deviceKeys();
-    const device = await client(server.url, null).post('/v1/devices', {
-      registration_token: tokenOf(registration.body.registration_uri),
-      public_key: keys.publicJwk,
-      identity_key: identity.publicJwk,
-    });
+    const { reply: device } = await registerIdentity(userId, identity);
     expect(device.status).toBe(201);
     const told: BusMessage[] = [];
     const unsubscribe = server.bus.subscribe(`device:${device.body.device_id}`, (message) => told.push(message));
@@ -150,6 +155,34 @@ describe.each(databaseKinds())('QR login on %s', (kind) => {
     } finally {
       unsubscribe();
     }
+  });
+
+  it("refuses a registration of someone else's identity key without their proof: their QR logins keep naming their user", async () => {
+    const victim = await newIdentity();
+    const victimUser = `qr-victim-${Math.random().toString(36).slice(2, 8)}`;
+    let victimProof = '';
+    const victimDevice = await registerIdentity(victimUser, victim, async (token, publicKey) => {
+      victimProof = await signDeviceIdentityProof(victim.privateKey, { registrationToken: token, publicKey });
+      return victimProof;
+    });
+    expect(victimDevice.reply.status).toBe(201);
+    const attacker = await newIdentity();
+    const attempts: Array<[string, (token: string, publicKey: DevicePublicJwk) => Promise<string | undefined>, string]> = [
+      ['no proof', async () => undefined, 'is required with identity_key: a JWS signed by the identity key'],
+      ['signed by the attacker', (token, publicKey) => signDeviceIdentityProof(attacker.privateKey, { registrationToken: token, publicKey }), 'is not signed by identity_key'],
+      ["the victim's, replayed", async () => victimProof, 'is signed for another registration token'],
+      [
+        'the victim’s key, another device key',
+        async (token) => signDeviceIdentityProof(victim.privateKey, { registrationToken: token, publicKey: (await deviceKeys()).publicJwk as DevicePublicJwk }),
+        'is signed for another public_key',
+      ],
+    ];
+    for (const [name, proof, reason] of attempts) {
+      const { reply } = await registerIdentity(`qr-mallory-${Math.random().toString(36).slice(2, 8)}`, victim, proof);
+      expect([reply.status, reply.body.error?.details], name).toEqual([400, { field: 'identity_proof', reason }]);
+    }
+    const { approved } = await signIn(victim, {});
+    expect((await api.post('/v1/qr-logins/verify', { login_token: approved.login_token })).body.user_id).toBe(victimUser);
   });
 
   it('onboards: the app links the identity to a new user, and the next QR login names that user', async () => {
