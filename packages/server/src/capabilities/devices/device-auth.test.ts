@@ -40,6 +40,17 @@ describe.each(databaseKinds())('device authentication on %s', (kind) => {
     expect((await get(await device.authorization('GET', '/auth/v1/device'))).status).toBe(200);
   });
 
+  it("refuses a suspended app's devices with 403 app_inactive, until the app is active again", async () => {
+    const admin = client(server.url);
+    const created = (await admin.post('/v1/apps', { name: 'Suspended' })).body;
+    const device = await registerPushDevice(client(server.url, { app: created }), server.url);
+    expect((await admin.patch(`/v1/apps/${created.app_id}`, { active: false })).status).toBe(200);
+    const refused = await device.call('GET', '/v1/device/challenges');
+    expect([refused.status, refused.body.error.code]).toEqual([403, 'app_inactive']);
+    expect((await admin.patch(`/v1/apps/${created.app_id}`, { active: true })).status).toBe(200);
+    expect((await device.call('GET', '/v1/device/challenges')).status).toBe(200);
+  });
+
   it('refuses a replayed token', async () => {
     const device = await registerPushDevice(api, server.url);
     const authorization = await device.authorization('GET', '/v1/device');

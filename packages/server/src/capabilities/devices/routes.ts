@@ -70,7 +70,7 @@ export function deviceRoutes(
     '/v1/device',
     {
       onRequest: deviceGuard,
-      schema: { tags, summary: 'The calling device', description: deviceAuth, response: { 200: deviceSchema, ...errorResponses(401) } },
+      schema: { tags, summary: 'The calling device', description: deviceAuth, response: { 200: deviceSchema, ...errorResponses(401, 403) } },
     },
     (request) => devices.view(callingDevice(request)),
   );
@@ -83,7 +83,7 @@ export function deviceRoutes(
         tags,
         summary: 'Unregister the calling device',
         description: `Deletes the device and its push factor (factor.deleted follows). ${deviceAuth}`,
-        response: { 204: Type.Null(), ...errorResponses(401) },
+        response: { 204: Type.Null(), ...errorResponses(401, 403) },
       },
     },
     async (request, reply) => {

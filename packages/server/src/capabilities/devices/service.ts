@@ -137,8 +137,9 @@ export class DeviceService {
   }
 
   /**
-   * The device that signed this request (`Authorization: Device <JWT>`), or a DeviceAuthError. The jti
-   * is claimed last, once the signature is known to be the device's, so nobody else can burn it.
+   * The device that signed this request (`Authorization: Device <JWT>`), or a DeviceAuthError (or 403 app_inactive
+   * when its app is suspended). The jti is claimed last, once the signature is known to be the device's, so nobody
+   * else can burn it.
    */
   async authenticate(authorization: string | undefined, method: string, path: string): Promise<DeviceRecord> {
     const match = /^Device +(\S+)$/i.exec(authorization ?? '');
@@ -150,6 +151,8 @@ export class DeviceService {
     const nowMs = Date.now();
     const paths = this.#publicPathPrefix ? [path, this.#publicPathPrefix + path] : [path];
     const verified = await verifyDeviceRequestToken({ jwk: device.public_key, alg: device.alg }, jwt, { method, paths, nowMs });
+    // A suspended app's devices answer nothing either (its own calls get the same 403).
+    if (!(await this.apps.get(device.app_id)).active) throw new ApiError('app_inactive');
     const ttlMs = verified.exp * 1000 + defaultDeviceClockSkewMs - nowMs;
     if (!(await this.nonces.claim(`device:${device.id}:${verified.jti}`, ttlMs))) {
       throw new DeviceAuthError('replayed', 'This device token was already used: sign a new one for each request.');

@@ -88,7 +88,7 @@ export function deviceStreamRoute(
         'notification:{kind:"login", app_id, app_name, at, …}}. The server pings every 30 s. Close code 4401: the device was removed; ' +
         '1012: reconnect (the server may have missed messages meant for this stream, and sends what is waiting again). ' +
         'A request without the upgrade: 426 upgrade_required.',
-      response: errorResponses(401, 426),
+      response: errorResponses(401, 403, 426),
     },
     wsHandler: (socket, request) => {
       const device = callingDevice(request);
