@@ -4,6 +4,7 @@ import { qrSocketUnexpectedMessageCode } from '@tessera/contracts';
 import { databaseKinds, startTestServer, type TestServer } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
 import { BrowserSocket, expectError, newIdentity, qrAuthenticator } from '../../../test/qr-login.ts';
+import { defaultQrLoginOptions } from './service.ts';
 
 const paramsOf = (payload: string) => new URL(payload.replace('tessera://login?', 'http://x/?')).searchParams;
 
@@ -119,6 +120,27 @@ describe.each(databaseKinds())('bad input to QR login on %s', (kind) => {
     // Plain HTTP to the socket's address: told to upgrade, in the error format.
     const plain = await anonymous.get(`/v1/qr-logins/connect?app_id=${appId}`);
     expect([plain.status, plain.body.error.code, plain.headers.get('upgrade')]).toEqual([426, 'upgrade_required', 'websocket']);
+  });
+
+  it('lets one address hold a bounded number of sockets open: the next is refused with 429 until one closes', async () => {
+    const limit = defaultQrLoginOptions.hub.maxSocketsPerIp;
+    const open: BrowserSocket[] = [];
+    // Up to the limit (sockets of the tests before this one may still count), then refused.
+    let refusal: unknown = null;
+    while (refusal === null && open.length <= limit) {
+      await BrowserSocket.open(server.url, appId).then((socket) => open.push(socket), (error: unknown) => (refusal = error));
+    }
+    expect(String(refusal)).toContain('upgrade refused: 429');
+    expect(open.length).toBeGreaterThan(limit / 2);
+    const told = await anonymous.get(`/v1/qr-logins/connect?app_id=${appId}`);
+    expect([told.status, told.body.error.code, told.headers.get('retry-after')]).toEqual([429, 'rate_limited', '30']);
+    const first = open.shift() as BrowserSocket;
+    first.ws.close();
+    await first.closed;
+    const again = await BrowserSocket.open(server.url, appId);
+    await again.next('qr');
+    for (const socket of [...open, again]) socket.ws.close();
+    await Promise.all([...open, again].map((socket) => socket.closed));
   });
 
   it('closes a socket that sends anything, with a close code that says so, and stays healthy', async () => {

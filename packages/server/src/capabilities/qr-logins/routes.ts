@@ -40,12 +40,12 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
         'encrypted_profile?}, {type:"denied"} or {type:"expired"}. The browser sends nothing. A request without the upgrade: ' +
         '426 upgrade_required.',
       querystring: connectQuery,
-      response: errorResponses(400, 403, 404, 426),
+      response: errorResponses(400, 403, 404, 426, 429),
     },
     // A browser cannot read a refused upgrade's status: the widget asks again with a plain GET, whose answer (426 when
     // the upgrade would be taken, else the refusal) it may read from any origin.
     onRequest: async (_request, reply) => void reply.header('access-control-allow-origin', '*'),
-    preHandler: async (request) => qrLogins.checkBrowser(request.query.app_id, request.headers.origin),
+    preHandler: async (request) => qrLogins.checkBrowser(request.query.app_id, request.headers.origin, request.ip),
     handler: upgradeRequired,
     wsHandler: (socket, request) => {
       releaseUpgrade(socket, request, onSocketError);

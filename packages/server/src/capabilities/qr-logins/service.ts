@@ -41,7 +41,14 @@ export const defaultQrLoginOptions: QrLoginOptions = {
   answerSeconds: 120,
   tokenSeconds: 120,
   proofSkewMs: 60_000,
-  hub: { rotateLeadMs: 10_000, sessionMs: 600_000, pingIntervalMs: 30_000, maxBufferedBytes: 256 * 1024, locateTimeoutMs: 2_000 },
+  hub: {
+    rotateLeadMs: 10_000,
+    sessionMs: 600_000,
+    pingIntervalMs: 30_000,
+    maxBufferedBytes: 256 * 1024,
+    locateTimeoutMs: 2_000,
+    maxSocketsPerIp: 50,
+  },
 };
 
 export interface QrLoginDeps {
@@ -83,10 +90,15 @@ export class QrLoginService {
   }
 
   /** Checks that this app's browsers may open a socket from this origin (before the upgrade). */
-  async checkBrowser(appId: string, origin: string | undefined): Promise<void> {
+  async checkBrowser(appId: string, origin: string | undefined, ip: string): Promise<void> {
     const app = await this.#activeApp(appId);
     if (app.allowed_origins.length > 0 && (origin === undefined || !app.allowed_origins.includes(origin))) {
       throw new ApiError('origin_not_allowed', `The origin ${origin ?? '(none)'} may not use QR login for this app.`);
+    }
+    if (!this.hub.hasRoomFor(ip)) {
+      throw new ApiError('rate_limited', 'Too many QR login sockets are open from this address; close some, or retry later.', {
+        headers: { 'retry-after': '30' },
+      });
     }
   }
 

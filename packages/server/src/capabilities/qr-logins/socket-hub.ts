@@ -25,6 +25,8 @@ export interface HubOptions {
   maxBufferedBytes: number;
   /** How long a claim waits for the instance holding the browser socket to answer. */
   locateTimeoutMs: number;
+  /** Browser sockets one address may hold open on this instance; more are refused (429) before the upgrade. */
+  maxSocketsPerIp: number;
 }
 
 /** What one waiting browser costs: this object, its socket, and one map entry. No timer of its own. */
@@ -73,6 +75,8 @@ const drawBatch = 8;
  */
 export class QrSocketHub {
   readonly #sessions = new Map<string, Session>();
+  /** Open sockets per client address: the socket needs no credentials, so each address gets a share, not all memory. */
+  readonly #openPerIp = new Map<string, number>();
   readonly #replyTopic = `qr-logins.reply.${randomBytes(8).toString('hex')}`;
   readonly #pendingLocates = new Map<string, (browser: QrLoginBrowser | null) => void>();
   readonly #unsubscribe: Array<() => void>;
@@ -118,8 +122,14 @@ export class QrSocketHub {
     void this.#renderer.close();
   }
 
+  /** Whether this address may open one more socket (maxSocketsPerIp). */
+  hasRoomFor(ip: string): boolean {
+    return (this.#openPerIp.get(ip) ?? 0) < this.options.maxSocketsPerIp;
+  }
+
   /** Takes a browser socket that just opened: shows it its first QR code once it is drawn. */
   attach(ws: WebSocket, appId: string, ip: string, userAgent: string): void {
+    this.#openPerIp.set(ip, (this.#openPerIp.get(ip) ?? 0) + 1);
     const now = Date.now();
     const browser = { ip, user_agent: userAgent, started_at: new Date(now).toISOString() };
     // Each sweep pings its share of the sockets, so that their pongs come spread over the interval, not all at once.
@@ -128,6 +138,9 @@ export class QrSocketHub {
     ws.on('pong', () => (session.alive = true));
     ws.on('close', () => {
       if (this.#sessions.get(session.loginId) === session) this.#sessions.delete(session.loginId);
+      const open = (this.#openPerIp.get(ip) ?? 1) - 1;
+      if (open > 0) this.#openPerIp.set(ip, open);
+      else this.#openPerIp.delete(ip);
     });
     this.#show([session]);
   }
