@@ -199,6 +199,27 @@ describe.each(databaseKinds())('bad input to the apps API on %s', (kind) => {
     expect(route.body.error.code).toBe('route_not_found');
   });
 
+  it('answers guessed app ids without a query each: 20 tries of one unknown id cost one, a malformed id none', async () => {
+    const queried: string[] = [];
+    const query = server.db.query;
+    server.db.query = function (this: typeof server.db, sql: string, params?: readonly unknown[]) {
+      queried.push(sql);
+      return query.call(this, sql, params);
+    } as typeof query;
+    try {
+      for (const appId of ['app_zzzzzzzzzzzzzzzzzzzzzzzzzz', 'not-an-app-id']) {
+        for (let i = 0; i < 20; i++) {
+          const reply = await client(server.url, { app: { app_id: appId, app_secret: 'sk_guess' } }).get(`/v1/apps/${app.app_id}`);
+          expect(reply.status).toBe(401);
+        }
+      }
+    } finally {
+      server.db.query = query;
+    }
+    expect(queried.filter((sql) => /\bFROM apps\b/.test(sql))).toHaveLength(1);
+    expect((await client(server.url, { app }).get(`/v1/apps/${app.app_id}`)).status).toBe(200);
+  });
+
   it('answers 400 for bad list parameters', async () => {
     for (const query of ['limit=0', 'limit=101', 'limit=ten', 'color=red']) {
       const reply = await api.get(`/v1/apps?${query}`);

@@ -3,7 +3,7 @@ import type { App, AppConfig, CreatedApp } from '@tessera/contracts';
 import type { RealtimeBus } from '../../platform/bus/bus.ts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
-import { newId } from '../../platform/ids.ts';
+import { isId, newId } from '../../platform/ids.ts';
 import type { Keyring } from '../../platform/keyring.ts';
 import { randomToken, sha256 } from '../../platform/secrets.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
@@ -49,6 +49,8 @@ export function defaultConfig(body: CreateAppBody): AppConfig {
 export class AppService {
   readonly #store: AppStore;
   readonly #cache = new Map<string, CachedApp>();
+  /** Ids looked up and not found, and when: guessed ids cost no query each (the cache's TTL and size hold here too). */
+  readonly #missing = new Map<string, number>();
   // Counts invalidations, so that a load that raced with a change does not cache what it read before it.
   #invalidations = 0;
 
@@ -136,9 +138,17 @@ export class AppService {
   async #load(appId: string): Promise<CachedApp> {
     const cached = this.#cache.get(appId);
     if (cached && Date.now() - cached.loadedAt < cacheTtlMs) return cached;
+    const missingAt = this.#missing.get(appId);
+    if (!isId('app', appId) || (missingAt !== undefined && Date.now() - missingAt < cacheTtlMs)) throw ApiError.notFound('App');
     const invalidationsBefore = this.#invalidations;
     const record = await this.#store.find(appId);
-    if (!record) throw ApiError.notFound('App');
+    if (!record) {
+      if (invalidationsBefore === this.#invalidations) {
+        if (this.#missing.size >= cacheMaxEntries) this.#missing.delete(this.#missing.keys().next().value as string);
+        this.#missing.set(appId, Date.now());
+      }
+      throw ApiError.notFound('App');
+    }
     const entry = { record, allows: ipAllowlist(record.app.allowed_ips), loadedAt: Date.now() };
     if (invalidationsBefore === this.#invalidations) {
       if (this.#cache.size >= cacheMaxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
@@ -150,6 +160,7 @@ export class AppService {
   #forget(appId: string): void {
     this.#invalidations++;
     this.#cache.delete(appId);
+    this.#missing.delete(appId);
   }
 
   /** After the change commits: forget the cached copy here, and tell the other instances. */
