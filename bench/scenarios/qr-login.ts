@@ -152,8 +152,9 @@ async function timeLogins(tessera: ChildServer, sockets: Waiting[], count: numbe
 
 async function measureOn(context: ScenarioContext, storage: Storage, count: number): Promise<string> {
   const adminToken = randomBytes(32).toString('hex');
-  context.progress(`starting Tessera on ${storage.label}`);
-  const tessera = await startTessera({ ...storage.env, TESSERA_ADMIN_TOKEN: adminToken });
+  // Every simulated browser connects from 127.0.0.1: the limit per address (50 by default) would refuse all but 50.
+  context.progress(`starting Tessera on ${storage.label} (TESSERA_QR_SOCKETS_PER_ADDRESS=1000000)`);
+  const tessera = await startTessera({ ...storage.env, TESSERA_ADMIN_TOKEN: adminToken, TESSERA_QR_SOCKETS_PER_ADDRESS: '1000000' });
   try {
     const { appId } = await createApp(tessera, adminToken);
     await request(`${tessera.origin}/v1/apps/${appId}`, {

@@ -17,6 +17,7 @@ describe('configuration', () => {
       logLevel: 'info',
       trustProxy: false,
       webhookRetentionDays: 30,
+      qrSocketsPerAddress: 50,
     });
   });
 
@@ -33,8 +34,10 @@ describe('configuration', () => {
       LOG_LEVEL: 'warn',
       TESSERA_TRUST_PROXY: 'true',
       TESSERA_WEBHOOK_RETENTION_DAYS: '90',
+      TESSERA_QR_SOCKETS_PER_ADDRESS: '500',
     });
     expect(config.webhookRetentionDays).toBe(90);
+    expect(config.qrSocketsPerAddress).toBe(500);
     expect(config.port).toBe(9000);
     expect(config.publicUrl).toBe('https://auth.example.com');
     expect(config.masterKey?.equals(Buffer.alloc(32, 1))).toBe(true);
@@ -56,6 +59,7 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ TESSERA_TRUST_PROXY: 'maybe' }, /TESSERA_TRUST_PROXY must be true or false/],
     [{ TESSERA_WEBHOOK_RETENTION_DAYS: '0' }, /TESSERA_WEBHOOK_RETENTION_DAYS must be a positive integer/],
+    [{ TESSERA_QR_SOCKETS_PER_ADDRESS: 'many' }, /TESSERA_QR_SOCKETS_PER_ADDRESS must be a positive integer/],
     [{ TESSERA_WEBHOOK_RETENTION_DAYS: '100000' }, /TESSERA_WEBHOOK_RETENTION_DAYS must be a positive integer up to 36500/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

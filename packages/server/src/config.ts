@@ -18,6 +18,8 @@ export interface Config {
   trustProxy: boolean;
   /** Challenges one user may have created per minute. */
   challengesPerUserPerMinute: number;
+  /** QR login browser sockets one client address may hold open on an instance. */
+  qrSocketsPerAddress: number;
   /** Days the delivery log keeps a delivery that ended. */
   webhookRetentionDays: number;
   /** Where new push challenges are POSTed for FCM/APNs delivery (the push relay), with its signing secret. */
@@ -57,6 +59,7 @@ export function loadConfig(env: Env = process.env): Config {
       env.TESSERA_CHALLENGES_PER_USER_PER_MINUTE,
       20,
     ),
+    qrSocketsPerAddress: parsePositiveInteger('TESSERA_QR_SOCKETS_PER_ADDRESS', env.TESSERA_QR_SOCKETS_PER_ADDRESS, 50),
     webhookRetentionDays: parsePositiveInteger('TESSERA_WEBHOOK_RETENTION_DAYS', env.TESSERA_WEBHOOK_RETENTION_DAYS, 30, 36_500),
     pushRelay: parsePushRelay(env.TESSERA_PUSH_RELAY_URL, env.TESSERA_PUSH_RELAY_SECRET),
   };

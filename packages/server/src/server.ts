@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { buildApp, type BuiltApp } from './app.ts';
 import type { DeviceOptions } from './capabilities/devices/service.ts';
-import type { QrLoginOptions } from './capabilities/qr-logins/service.ts';
+import { defaultQrLoginOptions, type QrLoginOptions } from './capabilities/qr-logins/service.ts';
 import type { DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
 import type { Config } from './config.ts';
 import { InProcessBus, type RealtimeBus } from './platform/bus/bus.ts';
@@ -106,7 +106,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       webhooks: options.webhooks,
       webhookRetentionDays: config.webhookRetentionDays,
       devices: options.devices,
-      qrLogins: options.qrLogins,
+      qrLogins: {
+        ...options.qrLogins,
+        hub: { ...defaultQrLoginOptions.hub, ...options.qrLogins?.hub, maxSocketsPerIp: config.qrSocketsPerAddress },
+      },
     }).catch(startupFailures.keyring);
     cleanup.unshift(() => app.http.close());
     await app.http.listen({ host: config.host, port }).catch(startupFailures.listen(config.host, port));

@@ -33,7 +33,11 @@ Examples:
     const { identity } = await readStore(context.storeDirectory);
     if (identity === null) throw new AuthenticatorError('not_initialized', 'Run "tessera-authenticator init" first: registering needs the identity key.');
     const keys = await newKeyPair(identity.alg);
-    const identityProof = await signDeviceIdentityProof(await privateKeyOf(identity), { registrationToken: token, publicKey: keys.public_jwk });
+    // The identity key signs this registration: that this authenticator holds it (an identity key is public).
+    const identityProof = await signDeviceIdentityProof(await privateKeyOf(identity), {
+      registrationToken: token,
+      publicKey: keys.public_jwk,
+    });
     const device = await callServer<Device>(server, 'POST', '/v1/devices', {
       body: {
         registration_token: token,

@@ -23,7 +23,12 @@ export const trackBody = Type.Object(
       }),
     ),
     redirect_url: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 2048, pattern: pattern('^[^\\x00-\\x20]+$', 'must not contain spaces or control characters'), description: 'Where the hosted page sends the browser back, with ?token=.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        pattern: pattern('^[^\\x00-\\x20]+$', 'must not contain spaces or control characters'),
+        description: 'Where the hosted page sends the browser back, with ?token=.',
+      }),
     ),
   },
   { additionalProperties: false },

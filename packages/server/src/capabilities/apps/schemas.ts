@@ -4,7 +4,11 @@ import { dateTime, idString, literals, nullable, pathId, pattern } from '../../p
 
 const name = Type.String({ minLength: 1, maxLength: 100, description: 'Shown to the operator.' });
 // The issuer is the first part of an otpauth label, where ':' separates it from the account.
-const issuerName = Type.String({ minLength: 1, maxLength: 100, pattern: pattern('^[^:]+$', 'must not contain ":" (it separates the issuer from the account in an otpauth label)') });
+const issuerName = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: pattern('^[^:]+$', 'must not contain ":" (it separates the issuer from the account in an otpauth label)'),
+});
 const url = Type.String({ minLength: 1, maxLength: 2048, description: 'An http or https URL.' });
 const message = Type.String({ minLength: 1, maxLength: 500 });
 const displayName = Type.String({ minLength: 1, maxLength: 100 });

@@ -47,7 +47,7 @@ export const defaultQrLoginOptions: QrLoginOptions = {
     pingIntervalMs: 30_000,
     maxBufferedBytes: 256 * 1024,
     locateTimeoutMs: 2_000,
-    maxSocketsPerIp: 50,
+    maxSocketsPerIp: 50, // TESSERA_QR_SOCKETS_PER_ADDRESS
   },
 };
 

@@ -15,7 +15,9 @@ export const userIdParams = Type.Object({
 export const putUserBody = Type.Object(
   {
     email: Type.Optional(nullable(Type.String({ format: 'email', maxLength: 254 }))),
-    phone: Type.Optional(nullable(Type.String({ pattern: pattern('^\\+?[0-9][0-9 ().-]{2,31}$', 'must be a phone number: 3 to 32 digits, spaces and ( ) . -, after an optional +') }))),
+    phone: Type.Optional(
+      nullable(Type.String({ pattern: pattern('^\\+?[0-9][0-9 ().-]{2,31}$', 'must be a phone number: 3 to 32 digits, spaces and ( ) . -, after an optional +') })),
+    ),
     display_name: Type.Optional(nullable(Type.String({ minLength: 1, maxLength: 100 }))),
   },
   { additionalProperties: false },

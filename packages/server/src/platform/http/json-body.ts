@@ -58,8 +58,9 @@ export function isOptionalBody(schema: unknown): boolean {
 
 /**
  * The JSON body parser for every JSON content type we take: Fastify's own (it refuses `__proto__` and
- * `constructor` keys) plus a limit on nesting and a check of every string (bodyProblem). An empty body is no body, whatever its content type: a route whose
- * body fields are all optional then takes it as `{}` (so `curl -X POST` works), and the others say what is required.
+ * `constructor` keys) plus a limit on nesting and a check of every string (bodyProblem). An empty body is no body,
+ * whatever its content type: a route whose body fields are all optional then takes it as `{}` (so `curl -X POST`
+ * works), and the others say what is required.
  */
 export function installJsonBodyParser(app: FastifyInstance, contentTypes: string[]): void {
   const parse = app.getDefaultJsonParser('error', 'error');
