@@ -24,6 +24,7 @@ export const loggerOptions = (level: string): LoggerOptions => ({
     censor: '[redacted]',
   },
   serializers: {
+    err: errorWithItsCode,
     req: (req: { method: string; url: string; ip?: string; id?: string }) => ({
       method: req.method,
       path: req.url.split('?')[0],
@@ -31,6 +32,19 @@ export const loggerOptions = (level: string): LoggerOptions => ({
     }),
   },
 });
+
+// A system error's code (ECONNREFUSED) or a SQLSTATE (57P01): never a one-time code (6 or 8 digits, or a recovery code).
+const errorCode = /^(E[A-Z0-9_]+|[0-9A-Z]{5})$/;
+
+/**
+ * pino's error serializer, plus the error's code as `error_code`: `*.code` is censored (a field of that name may hold
+ * a one-time code), and an error's code went with it, though it is what tells an operator what failed.
+ */
+function errorWithItsCode(error: Error): Record<string, unknown> {
+  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  if (typeof serialized.code === 'string' && errorCode.test(serialized.code)) serialized.error_code = serialized.code;
+  return serialized;
+}
 
 export function createLogger(level: string): Logger {
   return pino(loggerOptions(level));

@@ -64,6 +64,25 @@ describe('HTTP platform', () => {
     expect(docs.body).toContain('swagger');
   });
 
+  it("keeps an error's code in its log line (as error_code) while censoring fields named code", () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = pino(loggerOptions('info'), sink);
+    logger.warn({ err: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) }, 'database unreachable');
+    logger.warn({ err: Object.assign(new Error('terminating connection'), { code: '57P01' }) }, 'connection ended');
+    logger.warn({ body: { code: '123456' }, err: Object.assign(new Error('wrong code'), { code: '12345678' }) }, 'a code');
+    const [refused, ended, code] = lines.map((line) => JSON.parse(line) as { err: Record<string, unknown>; body?: unknown });
+    expect(refused?.err).toMatchObject({ code: '[redacted]', error_code: 'ECONNREFUSED' });
+    expect(ended?.err).toMatchObject({ error_code: '57P01' });
+    expect(code?.err.error_code).toBeUndefined();
+    expect(lines.join('')).not.toMatch(/123456/);
+  });
+
   it('logs requests without credentials, secrets or query strings', async () => {
     const created = await api.post('/v1/apps', { name: 'Logged' });
     const { app_id, app_secret, webhook_secret } = created.body;
