@@ -42,7 +42,7 @@ import { PushChallenges } from './capabilities/push/service.ts';
 import { FactorService, totpSecretContext } from './capabilities/factors/service.ts';
 import { loginKeyContext } from './capabilities/qr-logins/profile-crypto.ts';
 import { qrLoginRoutes } from './capabilities/qr-logins/routes.ts';
-import { QrLoginService, type QrLoginOptions } from './capabilities/qr-logins/service.ts';
+import { QrLoginService, type QrLoginSettings } from './capabilities/qr-logins/service.ts';
 import { userRoutes } from './capabilities/users/routes.ts';
 import { UserService } from './capabilities/users/service.ts';
 import { WebhookDispatcher, type DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
@@ -68,7 +68,7 @@ export interface AppDeps {
   devices?: Partial<DeviceOptions>;
   /** Where new push challenges are announced for FCM/APNs (none by default). */
   pushRelay?: PushRelayOptions | null;
-  qrLogins?: Partial<QrLoginOptions>;
+  qrLogins?: QrLoginSettings;
   webhooks?: Partial<DispatcherOptions>;
   /** Days the delivery log keeps a delivery that ended (delivered or failed). */
   webhookRetentionDays: number;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { buildApp, type BuiltApp } from './app.ts';
 import type { DeviceOptions } from './capabilities/devices/service.ts';
-import { defaultQrLoginOptions, type QrLoginOptions } from './capabilities/qr-logins/service.ts';
+import type { QrLoginSettings } from './capabilities/qr-logins/service.ts';
 import type { DispatcherOptions } from './capabilities/webhooks/dispatcher.ts';
 import type { Config } from './config.ts';
 import { InProcessBus, type RealtimeBus } from './platform/bus/bus.ts';
@@ -43,7 +43,7 @@ export interface StartOptions {
   /** Device options (tests shorten the registration token's life). */
   devices?: Partial<DeviceOptions>;
   /** QR login options (tests shorten its times). */
-  qrLogins?: Partial<QrLoginOptions>;
+  qrLogins?: QrLoginSettings;
   poolSize?: number;
 }
 
@@ -108,7 +108,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       devices: options.devices,
       qrLogins: {
         ...options.qrLogins,
-        hub: { ...defaultQrLoginOptions.hub, ...options.qrLogins?.hub, maxSocketsPerIp: config.qrSocketsPerAddress },
+        hub: { ...options.qrLogins?.hub, maxSocketsPerIp: config.qrSocketsPerAddress },
       },
     }).catch(startupFailures.keyring);
     cleanup.unshift(() => app.http.close());

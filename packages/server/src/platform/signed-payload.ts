@@ -21,6 +21,9 @@ export function signedObject(
   return fields;
 }
 
+/** `signed_at` in the signed formats: ISO-8601 UTC with Z, milliseconds optional. */
+export const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
 /** Base64url without padding: never 1 character more than a multiple of 4 (Buffer would drop that character). */
 const base64url = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
 

@@ -1,7 +1,7 @@
 import { compactVerify, decodeProtectedHeader, errors } from 'jose';
 import { deviceDecisionType, type DeviceDecision, type DevicePublicJwk } from '@tessera/contracts';
 import { algorithmOf } from './device-key.ts';
-import { signedObject } from '../../platform/signed-payload.ts';
+import { isoUtc, signedObject } from '../../platform/signed-payload.ts';
 
 /**
  * A device's answer to a push challenge, signed with its private key, so that the server (and
@@ -41,7 +41,6 @@ export class DeviceDecisionError extends Error {
 }
 
 const members = new Set(['challenge_id', 'decision', 'number', 'reason', 'signed_at']);
-const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 export async function verifyDeviceDecision(
   publicJwk: DevicePublicJwk,

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds, startTestServer, type TestServer } from '../../../test/harness.ts';
 import { client, type Client } from '../../../test/http.ts';
 import { BrowserSocket, expectError, newIdentity, qrAuthenticator } from '../../../test/qr-login.ts';
-import { defaultQrLoginOptions } from './service.ts';
 
-const hub = { ...defaultQrLoginOptions.hub, rotateLeadMs: 1_000, sessionMs: 5_000 };
+const hub = { rotateLeadMs: 1_000, sessionMs: 5_000 };
 
 describe.each(databaseKinds())('QR login expiry on %s', (kind) => {
   let server: TestServer & { stop(): Promise<void> };

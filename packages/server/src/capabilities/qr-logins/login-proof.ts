@@ -2,7 +2,7 @@ import { verify } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import { profileFields, qrLoginProofType, type ProfileField, type QrLoginAction, type QrLoginProof } from '@tessera/contracts';
 import { algorithmOf, DeviceKeyError, parseDevicePublicKey, type DeviceKey } from '../devices/device-key.ts';
-import { compactParts, signedObject } from '../../platform/signed-payload.ts';
+import { compactParts, isoUtc, signedObject } from '../../platform/signed-payload.ts';
 
 /**
  * How an authenticator claims and answers a QR login: a JWS in compact form (RFC 7515 §7.1) signed by
@@ -43,7 +43,6 @@ export interface VerifiedLoginProof {
 }
 
 const members = new Set(['login_id', 'nonce', 'action', 'fields', 'profile', 'signed_at', 'jti']);
-const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const maxProofLength = 64 * 1024;
 
 export function verifyLoginProof(jws: unknown, expected: { nowMs: number; maxSkewMs: number }): VerifiedLoginProof {

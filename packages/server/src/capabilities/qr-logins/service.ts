@@ -36,6 +36,9 @@ export interface QrLoginOptions {
   hub: HubOptions;
 }
 
+/** Options given in part; the rest (of the hub's too) take their defaults. */
+export type QrLoginSettings = Partial<Omit<QrLoginOptions, 'hub'>> & { hub?: Partial<HubOptions> };
+
 export const defaultQrLoginOptions: QrLoginOptions = {
   qrTtlSeconds: 60,
   answerSeconds: 120,
@@ -80,7 +83,7 @@ export class QrLoginService {
 
   constructor(
     private readonly deps: QrLoginDeps,
-    options: Partial<QrLoginOptions> = {},
+    options: QrLoginSettings = {},
   ) {
     this.#store = new QrLoginStore(deps.db);
     this.#options = { ...defaultQrLoginOptions, ...options, hub: { ...defaultQrLoginOptions.hub, ...options.hub } };
