@@ -51,6 +51,17 @@ describe.each(databaseKinds())('device authentication on %s', (kind) => {
     expect((await device.call('GET', '/v1/device/challenges')).status).toBe(200);
   });
 
+  it("lets a suspended app's device remove itself, and only that", async () => {
+    const admin = client(server.url);
+    const created = (await admin.post('/v1/apps', { name: 'Suspended' })).body;
+    const device = await registerPushDevice(client(server.url, { app: created }), server.url);
+    expect((await admin.patch(`/v1/apps/${created.app_id}`, { active: false })).status).toBe(200);
+    expect((await device.call('GET', '/v1/device')).status).toBe(403);
+    expect((await device.call('DELETE', '/v1/device')).status).toBe(204);
+    expect((await admin.patch(`/v1/apps/${created.app_id}`, { active: true })).status).toBe(200);
+    expectRefused(await device.call('GET', '/v1/device'), 'unknown_device');
+  });
+
   it('refuses a replayed token', async () => {
     const device = await registerPushDevice(api, server.url);
     const authorization = await device.authorization('GET', '/v1/device');

@@ -18,12 +18,18 @@ const challengeHeaders = { 'www-authenticate': 'Device realm="tessera"' };
  * (device-request-token.ts) for this method and path and sets `request.device`, or answers 401 `unauthorized` with
  * `details.reason` (missing, malformed, unknown_device, bad_signature, expired, not_yet_valid, lifetime_too_long,
  * wrong_method, wrong_path, replayed), so that an authenticator can tell a removed device from a bad clock.
+ * A suspended app's devices get 403 app_inactive, except on routes whose guard allows an inactive app.
  */
-export function createDeviceGuard(app: FastifyInstance, devices: DeviceService): onRequestAsyncHookHandler {
+export function createDeviceGuard(
+  app: FastifyInstance,
+  devices: DeviceService,
+  options: { inactiveApp: 'refused' | 'allowed' } = { inactiveApp: 'refused' },
+): onRequestAsyncHookHandler {
   if (!app.hasRequestDecorator('device')) app.decorateRequest('device', null);
   return async (request: FastifyRequest) => {
     try {
-      request.device = await devices.authenticate(request.headers.authorization, request.method, request.url.split('?')[0] ?? '/');
+      const path = request.url.split('?')[0] ?? '/';
+      request.device = await devices.authenticate(request.headers.authorization, request.method, path, options.inactiveApp);
     } catch (error) {
       if (!(error instanceof DeviceAuthError)) throw error;
       throw new ApiError('unauthorized', error.message, { details: { reason: error.reason }, headers: challengeHeaders });

@@ -22,6 +22,8 @@ export function deviceRoutes(
 ): void {
   const { devices, guards, idempotency } = deps;
   const deviceGuard = createDeviceGuard(app, devices);
+  // A person may remove their device from an app that has been suspended.
+  const leavingDeviceGuard = createDeviceGuard(app, devices, { inactiveApp: 'allowed' });
 
   app.post<{ Params: { user_id: string } }>(
     '/v1/users/:user_id/device-registrations',
@@ -78,12 +80,12 @@ export function deviceRoutes(
   app.delete(
     '/v1/device',
     {
-      onRequest: deviceGuard,
+      onRequest: leavingDeviceGuard,
       schema: {
         tags,
         summary: 'Unregister the calling device',
-        description: `Deletes the device and its push factor (factor.deleted follows). ${deviceAuth}`,
-        response: { 204: Type.Null(), ...errorResponses(401, 403) },
+        description: `Deletes the device and its push factor (factor.deleted follows), also while its app is suspended. ${deviceAuth}`,
+        response: { 204: Type.Null(), ...errorResponses(401) },
       },
     },
     async (request, reply) => {

@@ -138,10 +138,15 @@ export class DeviceService {
 
   /**
    * The device that signed this request (`Authorization: Device <JWT>`), or a DeviceAuthError (or 403 app_inactive
-   * when its app is suspended). The jti is claimed last, once the signature is known to be the device's, so nobody
-   * else can burn it.
+   * when its app is suspended, unless `inactiveApp` is 'allowed'). The jti is claimed last, once the signature is known
+   * to be the device's, so nobody else can burn it.
    */
-  async authenticate(authorization: string | undefined, method: string, path: string): Promise<DeviceRecord> {
+  async authenticate(
+    authorization: string | undefined,
+    method: string,
+    path: string,
+    inactiveApp: 'refused' | 'allowed' = 'refused',
+  ): Promise<DeviceRecord> {
     const match = /^Device +(\S+)$/i.exec(authorization ?? '');
     if (!match) throw new DeviceAuthError('missing', 'Use "Authorization: Device <JWT signed by the device key>".');
     const jwt = match[1] as string;
@@ -151,8 +156,8 @@ export class DeviceService {
     const nowMs = Date.now();
     const paths = this.#publicPathPrefix ? [path, this.#publicPathPrefix + path] : [path];
     const verified = await verifyDeviceRequestToken({ jwk: device.public_key, alg: device.alg }, jwt, { method, paths, nowMs });
-    // A suspended app's devices answer nothing either (its own calls get the same 403).
-    if (!(await this.apps.get(device.app_id)).active) throw new ApiError('app_inactive');
+    // A suspended app's devices answer nothing either (its own calls get the same 403); they may only leave.
+    if (inactiveApp === 'refused' && !(await this.apps.get(device.app_id)).active) throw new ApiError('app_inactive');
     const ttlMs = verified.exp * 1000 + defaultDeviceClockSkewMs - nowMs;
     if (!(await this.nonces.claim(`device:${device.id}:${verified.jti}`, ttlMs))) {
       throw new DeviceAuthError('replayed', 'This device token was already used: sign a new one for each request.');
