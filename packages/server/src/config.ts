@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { defaultMaxSocketsPerIp } from './capabilities/qr-logins/socket-hub.ts';
 
 /** Everything the server reads from its environment, checked once at start. */
 export interface Config {
@@ -59,7 +60,7 @@ export function loadConfig(env: Env = process.env): Config {
       env.TESSERA_CHALLENGES_PER_USER_PER_MINUTE,
       20,
     ),
-    qrSocketsPerAddress: parsePositiveInteger('TESSERA_QR_SOCKETS_PER_ADDRESS', env.TESSERA_QR_SOCKETS_PER_ADDRESS, 50),
+    qrSocketsPerAddress: parsePositiveInteger('TESSERA_QR_SOCKETS_PER_ADDRESS', env.TESSERA_QR_SOCKETS_PER_ADDRESS, defaultMaxSocketsPerIp),
     webhookRetentionDays: parsePositiveInteger('TESSERA_WEBHOOK_RETENTION_DAYS', env.TESSERA_WEBHOOK_RETENTION_DAYS, 30, 36_500),
     pushRelay: parsePushRelay(env.TESSERA_PUSH_RELAY_URL, env.TESSERA_PUSH_RELAY_SECRET),
   };

@@ -21,7 +21,7 @@ import { LoginProofError, verifyLoginProof, type VerifiedLoginProof } from './lo
 import { pairwiseIdentityId } from './pairwise.ts';
 import { decryptProfile, newLoginKey, ProfileError } from './profile-crypto.ts';
 import { qrExpiresAtMs, signQrPayload, verifyQrPayload } from './qr-payload.ts';
-import { QrSocketHub, type HubOptions, type IssuedQr } from './socket-hub.ts';
+import { defaultMaxSocketsPerIp, QrSocketHub, type HubOptions, type IssuedQr } from './socket-hub.ts';
 import { QrLoginStore, type QrLoginStatus } from './store.ts';
 
 export interface QrLoginOptions {
@@ -50,7 +50,7 @@ export const defaultQrLoginOptions: QrLoginOptions = {
     pingIntervalMs: 30_000,
     maxBufferedBytes: 256 * 1024,
     locateTimeoutMs: 2_000,
-    maxSocketsPerIp: 50, // TESSERA_QR_SOCKETS_PER_ADDRESS
+    maxSocketsPerIp: defaultMaxSocketsPerIp,
   },
 };
 

@@ -29,6 +29,9 @@ export interface HubOptions {
   maxSocketsPerIp: number;
 }
 
+/** The default of maxSocketsPerIp, and of TESSERA_QR_SOCKETS_PER_ADDRESS which sets it. */
+export const defaultMaxSocketsPerIp = 50;
+
 /** What one waiting browser costs: this object, its socket, and one map entry. No timer of its own. */
 class Session {
   alive = true;
