@@ -14,31 +14,41 @@ function unstorable(text: string): string | null {
   return null;
 }
 
+/** Where a body goes wrong: the keys down to the value, deepest first (built only when something is found). */
+interface Problem {
+  keysUp: string[];
+  reason: string;
+}
+
+/** The first problem under `node` (bodyProblem's walk; depth is capped before each step down, so it stays shallow). */
+function problemIn(node: unknown, depth: number): Problem | 'too deep' | null {
+  if (typeof node === 'string') {
+    const reason = unstorable(node);
+    return reason ? { keysUp: [], reason } : null;
+  }
+  if (node === null || typeof node !== 'object') return null;
+  if (depth >= maxJsonDepth) return 'too deep';
+  for (const key of Object.keys(node)) {
+    const keyReason = unstorable(key);
+    if (keyReason) return { keysUp: [key], reason: `has a key that ${keyReason}` };
+    const found = problemIn((node as Record<string, unknown>)[key], depth + 1);
+    if (found === null) continue;
+    if (found !== 'too deep') found.keysUp.push(key);
+    return found;
+  }
+  return null;
+}
+
 /**
  * What the route schemas do not check in a parsed body: its depth, and strings (values or keys, anywhere, in free-form
  * objects too) that the database would refuse, which would otherwise fail the statement (with the other requests of
- * a batched one) and the request with a 500.
+ * a batched one) and the request with a 500. The error names the field by its dotted path (`details.amount`).
  */
 function bodyProblem(value: unknown): ApiError | null {
-  const stack: Array<[unknown, number, string]> = [[value, 0, '']];
-  const at = (path: string) => path || '(body)';
-  while (stack.length > 0) {
-    const [node, depth, path] = stack.pop()!;
-    if (typeof node === 'string') {
-      const reason = unstorable(node);
-      if (reason) return ApiError.invalid(at(path), reason);
-      continue;
-    }
-    if (node === null || typeof node !== 'object') continue;
-    if (depth >= maxJsonDepth) return ApiError.invalid('(body)', `is nested more than ${maxJsonDepth} levels deep`);
-    for (const [key, child] of Object.entries(node)) {
-      const childPath = path ? `${path}.${key}` : key;
-      const reason = unstorable(key);
-      if (reason) return ApiError.invalid(at(childPath), `has a key that ${reason}`);
-      stack.push([child, depth + 1, childPath]);
-    }
-  }
-  return null;
+  const found = problemIn(value, 0);
+  if (found === null) return null;
+  if (found === 'too deep') return ApiError.invalid('(body)', `is nested more than ${maxJsonDepth} levels deep`);
+  return ApiError.invalid(found.keysUp.reverse().join('.') || '(body)', found.reason);
 }
 
 function isJson(text: string): boolean {
