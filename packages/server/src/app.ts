@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { RealtimeBus } from './platform/bus/bus.ts';
 import type { Database } from './platform/database/database.ts';
 import { createAuthGuards } from './platform/http/auth.ts';
-import { installErrorHandling, maxPathParamLength, onClientError, onFrameworkError } from './platform/http/error-handler.ts';
+import { installErrorHandling, maxPathParamLength, onClientError, onFrameworkError, onWebSocketHandshakeError } from './platform/http/error-handler.ts';
 import { healthRoutes } from './platform/http/health-routes.ts';
 import { installJsonBodyParser } from './platform/http/json-body.ts';
 import { Idempotency } from './platform/http/idempotency.ts';
@@ -121,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await registerOpenApi(http, deps.publicUrl);
   // Device and browser sockets carry small JSON messages: 64 KB at most, never compressed.
   await http.register(websocket, { options: { maxPayload: 64 * 1024, perMessageDeflate: false } });
+  http.websocketServer.on('wsClientError', onWebSocketHandshakeError);
 
   const outbox = new Outbox(deps.db, deps.bus);
   const apps = new AppService(deps.db, deps.keyring, deps.bus, outbox);

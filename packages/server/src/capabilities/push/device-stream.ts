@@ -87,8 +87,8 @@ export function deviceStreamRoute(
         'waiting for an answer, then for each new one; {type:"challenge_ended", challenge_id, status}; {type:"notification", ' +
         'notification:{kind:"login", app_id, app_name, at, …}}. The server pings every 30 s. Close code 4401: the device was removed; ' +
         '1012: reconnect (the server may have missed messages meant for this stream, and sends what is waiting again). ' +
-        'A request without the upgrade: 426 upgrade_required.',
-      response: errorResponses(401, 403, 426),
+        'A request without the upgrade: 426 upgrade_required; a malformed upgrade (Sec-WebSocket-Key or -Version): 400.',
+      response: errorResponses(400, 401, 403, 426),
     },
     wsHandler: (socket, request) => {
       const device = callingDevice(request);

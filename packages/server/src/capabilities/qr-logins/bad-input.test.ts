@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { qrSocketUnexpectedMessageCode } from '@tessera/contracts';
@@ -120,6 +121,31 @@ describe.each(databaseKinds())('bad input to QR login on %s', (kind) => {
     // Plain HTTP to the socket's address: told to upgrade, in the error format.
     const plain = await anonymous.get(`/v1/qr-logins/connect?app_id=${appId}`);
     expect([plain.status, plain.body.error.code, plain.headers.get('upgrade')]).toEqual([426, 'upgrade_required', 'websocket']);
+  });
+
+  it('answers a malformed upgrade (the WebSocket key or version) with the documented 400 naming the header', async () => {
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+        const request = httpRequest(`${server.url}/v1/qr-logins/connect?app_id=${appId}`, {
+          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+        });
+        request.on('response', (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'] ?? '', body }));
+        });
+        request.on('upgrade', () => reject(new Error('upgraded')));
+        request.on('error', reject);
+        request.end();
+      });
+    for (const [headers, field] of [
+      [{ 'sec-websocket-key': 'not a key' }, 'headers.sec-websocket-key'],
+      [{ 'sec-websocket-version': '99' }, 'headers.sec-websocket-version'],
+    ] as const) {
+      const reply = await upgrade(headers);
+      expect([reply.status, reply.type], field).toEqual([400, 'application/json; charset=utf-8']);
+      expect(JSON.parse(reply.body).error).toMatchObject({ code: 'validation_failed', details: { field } });
+    }
   });
 
   it('lets one address hold a bounded number of sockets open: the next is refused with 429 until one closes', async () => {

@@ -38,7 +38,7 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
         'Upgrade to a WebSocket, from a page of an origin the app allows. Messages (JSON): {type:"qr", login_id, qr_payload, ' +
         'qr_data_url, expires_at} (again before each code expires), {type:"scanned"}, then {type:"approved", login_token, ' +
         'encrypted_profile?}, {type:"denied"} or {type:"expired"}. The browser sends nothing. A request without the upgrade: ' +
-        '426 upgrade_required.',
+        '426 upgrade_required; a malformed upgrade (Sec-WebSocket-Key or -Version): 400.',
       querystring: connectQuery,
       response: errorResponses(400, 403, 404, 426, 429),
     },

@@ -38,6 +38,19 @@ export function onFrameworkError(error: FastifyError, _request: FastifyRequest, 
   send(reply, 'validation_failed', `The path ${reason}.`, { field: '(path)', reason });
 }
 
+/** Writes the documented error on a socket that has no reply to answer through, then closes it. */
+function answerOnSocket(socket: Socket, code: ErrorCode, message: string, extra: { details?: unknown; headers?: Record<string, string> } = {}): void {
+  const { status } = errorCatalog[code];
+  const body = JSON.stringify({ error: { code, message, ...(extra.details === undefined ? {} : { details: extra.details }) } } satisfies ErrorBody);
+  const headers = Object.entries(extra.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n${headers}` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+}
+
 /**
  * What Node's HTTP parser refuses (headers over its limit, a malformed request line, a request that took too long
  * to arrive) gets the documented error too, written on the socket, which then closes: there is no request to
@@ -47,16 +60,22 @@ export function onClientError(error: Error & { code?: string }, socket: Socket):
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const code: ErrorCode =
     error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'validation_failed';
-  const { status } = errorCatalog[code];
-  const message = code === 'validation_failed' ? 'The request is not valid HTTP.' : errorCatalog[code].message;
-  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  }
+  answerOnSocket(socket, code, code === 'validation_failed' ? 'The request is not valid HTTP.' : errorCatalog[code].message);
   socket.destroy(error);
+}
+
+/**
+ * A WebSocket upgrade that ws refuses after our route has taken it (a missing or malformed Sec-WebSocket-Key, an
+ * unknown Sec-WebSocket-Version, …): the documented 400 naming the header, instead of ws's text/html page. ws's
+ * messages name the header ("Missing or invalid Sec-WebSocket-Key header").
+ */
+export function onWebSocketHandshakeError(error: Error, socket: Socket): void {
+  if (socket.destroyed) return;
+  const header = /(Sec-WebSocket-[A-Za-z]+|Upgrade) header/.exec(error.message)?.[1]?.toLowerCase() ?? '(headers)';
+  const reason = 'is missing or not valid for a WebSocket upgrade';
+  const headers: Record<string, string> = header === 'sec-websocket-version' ? { 'Sec-WebSocket-Version': '13' } : {};
+  answerOnSocket(socket, 'validation_failed', `headers.${header}: ${reason}`, { details: { field: `headers.${header}`, reason }, headers });
+  socket.destroy();
 }
 
 /** Renders every failure in the documented error format; nothing else ever reaches a client. */
