@@ -1,4 +1,5 @@
 import type { QrLoginServerMessage } from '@tessera/contracts';
+import { retryDelayMs } from './retry-delay.ts';
 
 /** What the widget shows; `onStatus` hears each change. `refused` is final: see `onError`. */
 export type QrLoginStatus = 'connecting' | 'waiting' | 'scanned' | 'approved' | 'denied' | 'expired' | 'reconnecting' | 'refused';
@@ -46,8 +47,6 @@ const defaultTexts: Record<QrLoginStatus, string> = {
   reconnecting: 'Connection lost. Reconnecting…',
   refused: 'Sign-in with a QR code is not available here.',
 };
-
-const maxRetryDelayMs = 15_000;
 
 /**
  * QR login in a page: opens the socket, shows each QR code the server sends (it replaces them before
@@ -111,11 +110,9 @@ export function qrLogin(options: QrLoginOptions): QrLoginHandle {
   connectUrl.searchParams.set('app_id', options.appId);
 
   const retry = () => {
-    // A dropped network, a restarted server: try again, waiting longer each time, spread at random over ±50 % so
-    // that the browsers of a restarted server do not all come back in the same instant.
+    // A dropped network, a restarted server: try again, waiting longer each time (retry-delay.ts).
     show('reconnecting');
-    const delay = Math.min(maxRetryDelayMs, 500 * 2 ** retries++) * (0.5 + Math.random());
-    retryTimer = setTimeout(connect, delay);
+    retryTimer = setTimeout(connect, retryDelayMs(retries++));
   };
 
   const connect = () => {
