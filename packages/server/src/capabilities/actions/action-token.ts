@@ -54,8 +54,10 @@ export class ActionTokens {
     const header = decode(headerPart);
     if (!header || header.alg !== 'HS256' || typeof header.kid !== 'string') return { ok: false, reason: 'malformed' };
     const key = this.#key(header.kid);
-    const signature = Buffer.from(signaturePart, 'base64url');
-    const expected = key ? this.#mac(key, `${headerPart}.${payloadPart}`) : null;
+    // The signature's text is compared, not its decoding: base64url decoding skips stray characters and ignores the
+    // last character's unused bits, so an altered token would otherwise still pass.
+    const signature = Buffer.from(signaturePart);
+    const expected = key ? Buffer.from(this.#mac(key, `${headerPart}.${payloadPart}`).toString('base64url')) : null;
     if (!expected || signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
       return { ok: false, reason: 'signature' };
     }

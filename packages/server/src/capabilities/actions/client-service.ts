@@ -61,9 +61,10 @@ export class ClientService {
   }
 
   /**
-   * A new TOTP secret for a user with no active factor yet. It replaces the unverified factors that earlier calls made
-   * for the user (for this action or another), so that visits to the hosted page leave one unverified factor, not one
-   * each; an unverified factor the app enrolled itself stays.
+   * A TOTP secret for a user with no active factor yet. The action's own enrollment, while unverified, is shown again
+   * (a reload of the hosted page or a second tab must not void a QR code already scanned); otherwise a new one replaces
+   * the unverified factors that earlier actions enrolled for the user, so that they leave one, not one each. An
+   * unverified factor the app enrolled itself stays.
    */
   async enrollTotp(session: ClientSession): Promise<ClientTotpEnrollment> {
     const action = await this.#challengeable(session);
@@ -71,6 +72,8 @@ export class ClientService {
       const factors = await this.factors.list(session.appId, session.userId);
       // Otherwise whoever holds a track token could add a factor of their own and pass the challenge with it.
       if (factors.some((factor) => factor.status === 'active')) throw new ApiError('enrollment_not_allowed');
+      const pending = action.enroll_factor_id ? await this.factors.pendingTotpEnrollment(session.appId, action.enroll_factor_id) : null;
+      if (pending) return { factor_id: pending.factor_id, uri: pending.uri, secret: pending.secret, qr_data_url: pending.qr_data_url };
       const enrolledHere = new Set(await this.#store.enrolledFactorIds(session.appId, session.userId));
       for (const factor of factors) {
         if (factor.status === 'unverified' && enrolledHere.has(factor.factor_id)) await this.factors.remove(session.appId, factor.factor_id);
@@ -84,15 +87,22 @@ export class ClientService {
   /**
    * Checks a code: the first code of the factor this action enrolled (which activates it), else a code for
    * the action's challenge on the user's factor of `type` (made on first use, living as long as the token).
+   * The enrollment was allowed because the user had no active factor: once they have one (the app enrolled it
+   * meanwhile), the enrollment is dropped and the code goes to a challenge of the user's own factors.
    */
   async verifyCode(session: ClientSession, type: CodeFactorType, code: string): Promise<ClientChallengeSuccess> {
     const action = await this.#challengeable(session);
     const { appId } = session;
-    const enrolling = type === 'totp' && action.enroll_factor_id ? await this.factors.findRecord(appId, action.enroll_factor_id) : null;
-    const check =
-      enrolling?.status === 'unverified'
-        ? () => this.factors.activate(appId, enrolling.id, code)
-        : () => this.#verifyInChallenge(session, action, type, code);
+    const enrolled = type === 'totp' && action.enroll_factor_id ? await this.factors.findRecord(appId, action.enroll_factor_id) : null;
+    let enrolling = enrolled?.status === 'unverified' ? enrolled : null;
+    if (enrolling && (await this.#hasOtherActiveFactor(session, enrolling.id))) {
+      await this.factors.remove(appId, enrolling.id);
+      enrolling = null;
+    }
+    const activating = enrolling;
+    const check = activating
+      ? () => this.factors.activate(appId, activating.id, code)
+      : () => this.#verifyInChallenge(session, action, type, code);
     const failure = await this.db.transaction(async () => {
       // A wrong code's bookkeeping (attempts, the user's lockout) commits before its error is answered.
       const refused = await check().then(
@@ -103,6 +113,9 @@ export class ClientService {
         },
       );
       if (refused) return refused;
+      // The same check again, under the user's lock that the activation took: another activation that committed
+      // meanwhile is seen here, and this one is rolled back.
+      if (activating && (await this.#hasOtherActiveFactor(session, activating.id))) throw new ApiError('enrollment_not_allowed');
       await this.#succeed(action, appId);
       return null;
     });
@@ -142,6 +155,11 @@ export class ClientService {
       await this.db.transaction(() => this.#succeed(action, session.appId));
     }
     return { ...pushView(challenge), ...this.#successToken(session) };
+  }
+
+  async #hasOtherActiveFactor(session: ClientSession, factorId: string): Promise<boolean> {
+    const factors = await this.factors.list(session.appId, session.userId);
+    return factors.some((factor) => factor.status === 'active' && factor.factor_id !== factorId);
   }
 
   /** Inside the transaction of the success: the action moves to CHALLENGE_SUCCEEDED, with its event. */

@@ -1,4 +1,4 @@
-import type { EnrolledTotpFactor, Factor, FactorType, RecoveryCodes } from '@tessera/contracts';
+import type { App, EnrolledTotpFactor, Factor, FactorType, RecoveryCodes } from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import { newId } from '../../platform/ids.ts';
@@ -79,14 +79,15 @@ export class FactorService {
       if (activeAtStep !== null) await this.outbox.enqueue(appId, 'factor.activated', toFactor(inserted));
       return { inserted, label: user.email ?? userId };
     });
-    const issuer = app.issuer_name ?? app.branding.display_name ?? app.name;
-    const uri = totpUri({ issuer, label: record.label, secret, ...params });
-    return {
-      ...toFactor(record.inserted),
-      secret,
-      uri,
-      qr_data_url: qrDataUrl(uri),
-    };
+    return enrollmentOf(app, record.inserted, record.label, secret);
+  }
+
+  /** The enrollment of an unverified TOTP factor shown again (the same secret), or null when it is not one any more. */
+  async pendingTotpEnrollment(appId: string, factorId: string): Promise<EnrolledTotpFactor | null> {
+    const factor = await this.#store.find(appId, factorId);
+    if (factor?.type !== 'totp' || factor.status !== 'unverified') return null;
+    const user = await this.users.get(appId, factor.user_id);
+    return enrollmentOf(await this.apps.get(appId), factor, user.email ?? factor.user_id, this.#secret(factor));
   }
 
   /** Activates an unverified TOTP factor with its first code; a wrong code counts toward the user's lockout. */
@@ -220,6 +221,12 @@ export class FactorService {
   #secret(factor: Pick<FactorRecord, 'id' | 'secret_enc'>): string {
     return this.keyring.decryptString(factor.secret_enc as string, totpSecretContext(factor.id));
   }
+}
+
+function enrollmentOf(app: App, factor: FactorRecord, label: string, secret: string): EnrolledTotpFactor {
+  const issuer = app.issuer_name ?? app.branding.display_name ?? app.name;
+  const uri = totpUri({ issuer, label, secret, ...paramsOf(factor) });
+  return { ...toFactor(factor), secret, uri, qr_data_url: qrDataUrl(uri) };
 }
 
 function paramsOf(factor: Pick<FactorRecord, 'algorithm' | 'digits' | 'period'>): TotpParams {

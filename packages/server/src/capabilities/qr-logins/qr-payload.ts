@@ -40,8 +40,8 @@ export function verifyQrPayload(key: Buffer, uri: string): QrPayload | null {
   const [server, appId, loginId, nonce, sig] = parameters.map((name) => params.get(name) ?? '') as [string, string, string, string, string];
   if (!isId('app', appId) || !isId('qrl', loginId) || !base64url22.test(nonce) || !base64url22.test(sig)) return null;
   const payload = { server, appId, loginId, nonce };
-  const expected = Buffer.from(signatureOf(key, payload), 'base64url');
-  return timingSafeEqual(expected, Buffer.from(sig, 'base64url')) ? payload : null;
+  // The text is compared (both 22 characters): decoding would ignore the last character's unused bits.
+  return timingSafeEqual(Buffer.from(signatureOf(key, payload)), Buffer.from(sig)) ? payload : null;
 }
 
 /** When the QR code with this login id stops being accepted. */
