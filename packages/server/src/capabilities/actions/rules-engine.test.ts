@@ -49,6 +49,8 @@ const table: Array<[string, Condition, Facts, boolean]> = [
   ['not_in: listed', field('context.country', 'not_in', ['FR', 'DE']), facts({ country: 'FR' }), false],
   ['not_in: missing field never matches', field('context.country', 'not_in', ['FR']), facts({}), false],
   ['not_in: an object is no value', field('context.country', 'not_in', ['FR']), facts({ country: { code: 'IR' } }), false],
+  ['not_in: a value of another type never matches', field('context.country', 'not_in', ['US', 'CA']), facts({ country: 5 }), false],
+  ['not_in: a number missing from a list of numbers', field('context.tier', 'not_in', [1, 2]), facts({ tier: 3 }), true],
   ['contains: substring', field('context.user_agent', 'contains', 'Headless'), facts({ user_agent: 'HeadlessChrome/120' }), true],
   ['contains: not in string', field('context.user_agent', 'contains', 'curl'), facts({ user_agent: 'Firefox' }), false],
   ['contains: array member', field('context.tags', 'contains', 'risky'), facts({ tags: ['new', 'risky'] }), true],

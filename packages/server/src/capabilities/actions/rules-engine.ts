@@ -123,8 +123,13 @@ function compile(condition: Condition, needs: HistoryNeeds): Test {
       return (facts) => set.has(read(facts));
     }
     case 'not_in': {
+      // Only a value of a type the list holds can be missing from it (as for ne); a missing one never matches.
       const set = new Set<unknown>(expected as ScalarValue[]);
-      return (facts) => isScalar(read(facts)) && !set.has(read(facts));
+      const types = new Set((expected as ScalarValue[]).map((value) => typeof value));
+      return (facts) => {
+        const actual = read(facts);
+        return types.has(typeof actual) && !set.has(actual);
+      };
     }
     case 'contains':
       return (facts) => {
@@ -158,10 +163,6 @@ function valueAt(context: Record<string, unknown>, path: readonly string[]): unk
     node = (node as Record<string, unknown>)[key];
   }
   return node;
-}
-
-function isScalar(value: unknown): boolean {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 
 function countSince(times: readonly number[], sinceMs: number): number {
