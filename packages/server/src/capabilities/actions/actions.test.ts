@@ -226,6 +226,7 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
       [`/v1/users/${userId}/actions/x`, { context: { ['\udc00']: 1 } }, 'context.\udc00'],
       [`/v1/users/${userId}/actions/x`, { context: { blob: 'x'.repeat(9000) } }, 'context'],
       [`/v1/users/${userId}/actions/x`, { context: [] }, 'context'],
+      [`/v1/users/${userId}/actions/x`, { context: { ['k'.repeat(65)]: 1 } }, 'context'],
       [`/v1/users/${userId}/actions/x`, { state: 'ALLOW' }, 'state'],
     ];
     for (const [path, body, field] of attempts) {
@@ -233,6 +234,9 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
       expect(reply.status, path).toBe(400);
       expect(reply.body.error.details.field).toBe(field);
     }
+    // 1e400 is read as Infinity, which would be stored as null: the decision would not match the record.
+    const huge = await api.call('POST', `/v1/users/${userId}/actions/x`, { raw: '{"context":{"amount":1e400}}', headers: { 'content-type': 'application/json' } });
+    expect([huge.status, huge.body.error.details]).toEqual([400, { field: 'context.amount', reason: 'is a number too large to store' }]);
     expect((await api.get(`/v1/users/${userId}`)).status).toBe(404);
     expect((await api.post(`/v1/users/${userId}/actions/x`, {}, { as: null })).status).toBe(401);
   });

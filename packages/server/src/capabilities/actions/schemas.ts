@@ -17,8 +17,10 @@ export const appActionParams = Type.Object({ app_id: pathId, action: actionName 
 export const trackBody = Type.Object(
   {
     context: Type.Optional(
-      Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
+      // A Record's key schema becomes patternProperties, which checks no length: propertyNames does.
+      Type.Record(Type.String(), Type.Unknown(), {
         maxProperties: 50,
+        propertyNames: { maxLength: 64 },
         description: 'What the app knows: ip, user_agent, device_id, and values of its own (at most 8 KB of JSON).',
       }),
     ),

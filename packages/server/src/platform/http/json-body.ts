@@ -26,6 +26,8 @@ function problemIn(node: unknown, depth: number): Problem | 'too deep' | null {
     const reason = unstorable(node);
     return reason ? { keysUp: [], reason } : null;
   }
+  // JSON.parse reads 1e400 as Infinity, which JSON (and jsonb) cannot hold: it would be stored as null.
+  if (typeof node === 'number') return Number.isFinite(node) ? null : { keysUp: [], reason: 'is a number too large to store' };
   if (node === null || typeof node !== 'object') return null;
   if (depth >= maxJsonDepth) return 'too deep';
   for (const key of Object.keys(node)) {
@@ -40,8 +42,8 @@ function problemIn(node: unknown, depth: number): Problem | 'too deep' | null {
 }
 
 /**
- * What the route schemas do not check in a parsed body: its depth, and strings (values or keys, anywhere, in free-form
- * objects too) that the database would refuse, which would otherwise fail the statement (with the other requests of
+ * What the route schemas do not check in a parsed body: its depth, numbers too large for a double, and strings (values
+ * or keys, anywhere, in free-form objects too) that the database would refuse, which would otherwise fail the statement (with the other requests of
  * a batched one) and the request with a 500. The error names the field by its dotted path (`details.amount`).
  */
 function bodyProblem(value: unknown): ApiError | null {

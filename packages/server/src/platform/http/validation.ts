@@ -43,6 +43,9 @@ export function describeAjvError(error: ErrorObject): { field: string; reason: s
     segments.push(String(params.additionalProperty));
     return { field: segments.join('.'), reason: 'is not a known field' };
   }
-  const reason = (error.keyword === 'pattern' && patternReason(String(params.pattern))) || error.message;
-  return { field: segments.join('.') || '(body)', reason: reason ?? 'is not valid' };
+  const reason = (error.keyword === 'pattern' && patternReason(String(params.pattern))) || error.message || 'is not valid';
+  // A key refused by propertyNames: ajv reports it on the object, naming the key apart.
+  const key = (error as ErrorObject & { propertyName?: string }).propertyName;
+  if (key !== undefined) return { field: segments.join('.') || '(body)', reason: `has a key that ${reason.replace(/^must NOT/, 'must not')}` };
+  return { field: segments.join('.') || '(body)', reason };
 }
