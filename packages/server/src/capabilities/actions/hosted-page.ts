@@ -11,7 +11,7 @@ export type HostedView =
   | { kind: 'code'; token: string; method: CodeFactorType; alternatives: CodeFactorType[]; enrolling: boolean; error?: string }
   | { kind: 'enroll'; token: string; qrDataUrl: string; secret: string }
   | { kind: 'message'; title: string; text: string }
-  /** Waiting for an approval on the device (the page reloads itself every 2 s: no script), or after it ended. */
+  /** Waiting for an approval on the device (the page refreshes itself, held by the server until a change: no script), or after it ended. */
   | { kind: 'push'; token: string; number?: number; waiting: boolean; alternatives: CodeFactorType[] };
 
 const style = `
@@ -54,7 +54,7 @@ export function renderHostedPage(brand: Brand, view: HostedView): string {
   const title = view.kind === 'message' ? view.title : view.kind === 'enroll' ? 'Set up your authenticator app' : 'Verify it’s you';
   const refresh =
     view.kind === 'push' && view.waiting
-      ? `<meta http-equiv="refresh" content="2;url=actions?token=${encodeURIComponent(view.token)}&amp;method=push">`
+      ? `<meta http-equiv="refresh" content="1;url=actions?token=${encodeURIComponent(view.token)}&amp;method=push&amp;wait=1">`
       : '';
   const logo = brand.logo ? `<img src="${escape(brand.logo)}" alt="">` : '';
   return `<!doctype html>

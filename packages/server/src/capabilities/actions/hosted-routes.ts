@@ -10,7 +10,10 @@ const pageQuery = Type.Object({
   token: Type.String({ maxLength: 4096 }),
   method: Type.Optional(literals(['totp', 'recovery', 'push'] as const)),
   again: Type.Optional(Type.Literal('1')),
+  wait: Type.Optional(Type.Literal('1')),
 });
+/** How long the waiting page's refresh is held when nothing changes: the page is replaced this seldom. */
+const pushWaitSeconds = 25;
 const formBody = Type.Object({ token: Type.String({ maxLength: 4096 }), method, code: Type.String({ maxLength: 64 }) });
 const codeTypes: readonly CodeFactorType[] = ['totp', 'recovery'];
 
@@ -21,7 +24,9 @@ const codeTypes: readonly CodeFactorType[] = ['totp', 'recovery'];
  * token is in the page's query, so the page sends no Referer and is never cached.
  *
  * A user with a device gets a push request first (as the API's default): the page shows the number to
- * pick and reloads itself every 2 s (a meta refresh, still no script) until the approval, then redirects.
+ * pick and refreshes itself (a meta refresh, still no script) with `wait=1`, which the server holds until the
+ * request is answered or 25 s have passed. So the browser goes on as soon as the person approves, while a
+ * keyboard or screen-reader user keeps the page (and the focus) between refreshes, not only 2 s.
  */
 export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientService }): Promise<void> {
   const { client } = deps;
@@ -30,7 +35,7 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
       done(null, Object.fromEntries(new URLSearchParams(body.toString()))),
     );
 
-    scope.get<{ Querystring: { token: string; method?: CodeFactorType | 'push'; again?: '1' } }>(
+    scope.get<{ Querystring: { token: string; method?: CodeFactorType | 'push'; again?: '1'; wait?: '1' } }>(
       '/hosted/actions',
       { schema: { hide: true, querystring: pageQuery } },
       async (request, reply) => {
@@ -41,7 +46,9 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
           const methods = codeTypes.filter((type) => factorTypes.includes(type));
           const asked = request.query.method;
           if (factorTypes.includes('push') && (asked === 'push' || asked === undefined)) {
-            let push = await client.push(session);
+            const gone = new AbortController();
+            reply.raw.on('close', () => gone.abort());
+            let push = await client.push(session, request.query.wait ? pushWaitSeconds : 0, gone.signal);
             if (push === null || (request.query.again && push.status !== 'pending')) push = await client.startPush(session);
             if (push.token) return finish(reply, action.redirect_url, push.token, session);
             const view: HostedView = { kind: 'push', token, waiting: push.status === 'pending', alternatives: methods, ...(push.number ? { number: push.number } : {}) };

@@ -120,10 +120,16 @@ describe.each(databaseKinds())('adaptive MFA with push on %s', (kind) => {
         expect(response?.status()).toBe(200);
         const number = Number(await page.locator('.number').textContent());
         expect(await page.getByRole('status').textContent()).toContain('Approve it there');
+        // While it waits, the page is not replaced every few seconds (a keyboard or screen-reader user keeps it).
+        let replaced = 0;
+        page.on('framenavigated', () => replaced++);
+        await page.waitForTimeout(4_000);
+        expect(replaced).toBe(0);
 
         const shown = JSON.parse(await listener.line(/"type":"challenge"/));
         expect(shown.number_choices).toContain(number);
-        const landed = page.waitForURL(`${landing.url}?token=*`, { timeout: 20_000 });
+        // The server holds the page's refresh for 25 s: landing sooner means the approval ended the wait.
+        const landed = page.waitForURL(`${landing.url}?token=*`, { timeout: 15_000 });
         expect((await runCli(['approve', shown.challenge_id, '--number', String(number)], { home })).status).toBe(0);
         await landed;
         const token = new URL(page.url()).searchParams.get('token') as string;
