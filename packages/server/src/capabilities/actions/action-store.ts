@@ -84,16 +84,19 @@ export class ActionStore {
     return row ?? null;
   }
 
-  /** Records the challenge this action runs on a factor type, unless one is recorded already; answers the map. */
-  async recordChallenge(id: string, type: string, challengeId: string): Promise<Record<string, string>> {
+  /**
+   * Records the challenge this action runs on a factor type, if the one recorded is still `replacing` (null: none
+   * yet), and answers the challenge recorded now: of concurrent calls, the first one's.
+   */
+  async recordChallenge(id: string, type: string, challengeId: string, replacing: string | null): Promise<string | null> {
     const [row] = await this.db.query<{ challenge_ids: Record<string, string> }>(
       `UPDATE actions SET challenge_ids = challenge_ids || jsonb_build_object($2::text, $3::text)
-       WHERE id = $1 AND NOT challenge_ids ? $2 RETURNING challenge_ids`,
-      [id, type, challengeId],
+       WHERE id = $1 AND (challenge_ids ->> $2) IS NOT DISTINCT FROM $4 RETURNING challenge_ids`,
+      [id, type, challengeId, replacing],
     );
-    if (row) return row.challenge_ids;
+    if (row) return challengeId;
     const [current] = await this.db.query<{ challenge_ids: Record<string, string> }>('SELECT challenge_ids FROM actions WHERE id = $1', [id]);
-    return current?.challenge_ids ?? {};
+    return current?.challenge_ids[type] ?? null;
   }
 
   /** Records the action's challenge of this type, replacing one that ended (a denial, an expiry, 5 wrong codes). */

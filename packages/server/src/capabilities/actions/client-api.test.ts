@@ -121,6 +121,20 @@ describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (k
     expect((await validate({ token: tracked.token, action: 'signIn' })).body).toMatchObject({ state: 'CHALLENGE_REQUIRED', is_valid: false });
   });
 
+  it('counts codes sent all at once one by one (a double-submit), never a 5xx', async () => {
+    for (const type of ['totp', 'recovery'] as const) {
+      const user = await totpUser(api);
+      if (type === 'recovery') await api.post(`/v1/users/${user.userId}/recovery-codes`);
+      const tracked = await track(api, user.userId, 'signIn');
+      const code = type === 'totp' ? '000000' : 'aaaa-aaaa-aaaa-aaaa';
+      const replies = await Promise.all(Array.from({ length: 8 }, () => anonymous.post(`/v1/client/${type}/verify`, { code }, as(tracked.token))));
+      expect(replies.map((reply) => `${reply.status} ${reply.body.error?.code}`), type).toEqual(Array(8).fill('422 invalid_code'));
+      // Each was counted toward the user's lockout: the 10th wrong code in a row locks the user.
+      const more = await Promise.all(Array.from({ length: 3 }, () => anonymous.post(`/v1/client/${type}/verify`, { code }, as(tracked.token))));
+      expect(more.map((reply) => reply.status).sort(), type).toEqual([422, 422, 429]);
+    }
+  });
+
   it('keeps the track token usable after a challenge failed on 5 wrong codes: the right code then passes', async () => {
     await awayFromStepBoundary();
     const user = await totpUser(api);

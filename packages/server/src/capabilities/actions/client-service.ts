@@ -99,28 +99,62 @@ export class ClientService {
       await this.factors.remove(appId, enrolling.id);
       enrolling = null;
     }
-    const activating = enrolling;
-    const check = activating
-      ? () => this.factors.activate(appId, activating.id, code)
-      : () => this.#verifyInChallenge(session, action, type, code);
-    const failure = await this.db.transaction(async () => {
-      // A wrong code's bookkeeping (attempts, the user's lockout) commits before its error is answered.
-      const refused = await check().then(
-        () => null,
-        (error: unknown) => {
-          if (error instanceof ApiError) return error;
-          throw error;
-        },
-      );
-      if (refused) return refused;
-      // The same check again, under the user's lock that the activation took: another activation that committed
-      // meanwhile is seen here, and this one is rolled back.
-      if (activating && (await this.#hasOtherActiveFactor(session, activating.id))) throw new ApiError('enrollment_not_allowed');
-      await this.#succeed(action, appId);
-      return null;
+    if (enrolling) return this.#activateEnrollment(session, action, enrolling.id, code);
+    // The challenge is made and recorded before the transaction that checks the code, in statements of their own:
+    // made inside it, its row locks (the user's key, the action) were taken before the user's lock of the check,
+    // and concurrent codes deadlocked on PostgreSQL.
+    let challengeId = await this.#challengeFor(session, action, type);
+    for (let renewals = 0; ; renewals++) {
+      const refused = await this.#inTransaction(session, action, () => this.challenges.verify(appId, challengeId, code));
+      if (!refused) return this.#successToken(session);
+      // One that failed (5 wrong codes) or expired is replaced: the track token stays usable until a challenge
+      // succeeds, and the user's lockout (10 wrong codes in a row) still bounds the guesses. Concurrent codes may
+      // end the new one too before this code reaches it: a few tries, not a loop without end.
+      const ended = refused.code === 'challenge_not_pending' ? (refused.details as { status?: string } | undefined)?.status : null;
+      if ((ended !== 'failed' && ended !== 'expired') || renewals === 3) throw refused;
+      challengeId = await this.#renewChallenge(session, action, type, challengeId);
+    }
+  }
+
+  /** The first code of the factor the action enrolled, which activates it, while the user has no other active factor. */
+  async #activateEnrollment(session: ClientSession, action: ActionRow, factorId: string, code: string): Promise<ClientChallengeSuccess> {
+    const refused = await this.#inTransaction(session, action, async () => {
+      await this.factors.activate(session.appId, factorId, code);
+      // The check of verifyCode again, under the user's lock that the activation took: another activation that
+      // committed meanwhile is seen here, and this one is rolled back.
+      if (await this.#hasOtherActiveFactor(session, factorId)) throw new RollBack(new ApiError('enrollment_not_allowed'));
     });
-    if (failure) throw failure;
+    if (refused) throw refused;
     return this.#successToken(session);
+  }
+
+  /**
+   * Runs a code check and, if it passes, the action's success, in one transaction. A refusal (an ApiError) is
+   * answered after the commit, so that a wrong code's bookkeeping (attempts, the user's lockout) is kept; a RollBack
+   * undoes everything first.
+   */
+  async #inTransaction(session: ClientSession, action: ActionRow, check: () => Promise<unknown>): Promise<ApiError | null> {
+    try {
+      return await this.db.transaction(async () => {
+        const refused = await check().then(
+          () => null,
+          (error: unknown) => {
+            if (error instanceof ApiError) return error;
+            throw error;
+          },
+        );
+        if (!refused) await this.#succeed(action, session.appId);
+        return refused;
+      });
+    } catch (error) {
+      if (error instanceof RollBack) return error.refusal;
+      throw error;
+    }
+  }
+
+  async #hasOtherActiveFactor(session: ClientSession, factorId: string): Promise<boolean> {
+    const factors = await this.factors.list(session.appId, session.userId);
+    return factors.some((factor) => factor.status === 'active' && factor.factor_id !== factorId);
   }
 
   /**
@@ -157,11 +191,6 @@ export class ClientService {
     return { ...pushView(challenge), ...this.#successToken(session) };
   }
 
-  async #hasOtherActiveFactor(session: ClientSession, factorId: string): Promise<boolean> {
-    const factors = await this.factors.list(session.appId, session.userId);
-    return factors.some((factor) => factor.status === 'active' && factor.factor_id !== factorId);
-  }
-
   /** Inside the transaction of the success: the action moves to CHALLENGE_SUCCEEDED, with its event. */
   async #succeed(action: ActionRow, appId: string): Promise<void> {
     const succeeded = await this.#store.transition(action.id, challengeableStates, 'CHALLENGE_SUCCEEDED');
@@ -178,29 +207,18 @@ export class ClientService {
     return recorded ? this.challenges.get(session.appId, recorded) : null;
   }
 
-  /**
-   * A code for the action's challenge of `type`. One that failed (5 wrong codes) or expired is replaced by a new one:
-   * the track token stays usable until a challenge succeeds, and the user's lockout (10 wrong codes in a row) still
-   * bounds the guesses.
-   */
-  async #verifyInChallenge(session: ClientSession, action: ActionRow, type: CodeFactorType, code: string): Promise<Challenge> {
-    try {
-      return await this.challenges.verify(session.appId, await this.#challengeFor(session, action, type), code);
-    } catch (error) {
-      const ended = error instanceof ApiError && error.code === 'challenge_not_pending' ? (error.details as { status?: string } | undefined)?.status : null;
-      if (ended !== 'failed' && ended !== 'expired') throw error;
-      const renewed = await this.#newChallenge(session, action, type);
-      await this.#store.replaceChallenge(action.id, type, renewed);
-      return this.challenges.verify(session.appId, renewed, code);
-    }
-  }
-
   async #challengeFor(session: ClientSession, action: ActionRow, type: CodeFactorType): Promise<string> {
     const existing = action.challenge_ids[type];
     if (existing) return existing;
     const created = await this.#newChallenge(session, action, type);
     // Of two concurrent first codes, both use the challenge recorded first.
-    return (await this.#store.recordChallenge(action.id, type, created))[type] ?? created;
+    return (await this.#store.recordChallenge(action.id, type, created, null)) ?? created;
+  }
+
+  /** A new challenge in place of `ended`, or the one a concurrent call put there first. */
+  async #renewChallenge(session: ClientSession, action: ActionRow, type: CodeFactorType, ended: string): Promise<string> {
+    const created = await this.#newChallenge(session, action, type);
+    return (await this.#store.recordChallenge(action.id, type, created, ended)) ?? created;
   }
 
   /** A new challenge of `type` for the action, living as long as the token (an hour at most). */
@@ -247,4 +265,11 @@ function pushView(challenge: Challenge): ClientPushChallenge {
     ...(challenge.number !== undefined ? { number: challenge.number } : {}),
     expires_at: challenge.expires_at,
   };
+}
+
+/** Thrown inside the code check's transaction to undo it, then answered as `refusal`. */
+class RollBack extends Error {
+  constructor(readonly refusal: ApiError) {
+    super(refusal.message);
+  }
 }
