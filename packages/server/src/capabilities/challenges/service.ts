@@ -125,7 +125,8 @@ export class ChallengeService {
   /**
    * Counts a creation against each user's per-minute limit, then creates. Only creations count: a call refused
    * for another reason (an unknown user, no factor, number matching on a TOTP factor, three pushes pending) gives
-   * its hits back, so that a caller's mistakes do not use up the user's challenges.
+   * its hits back, so that a caller's mistakes do not use up the user's challenges; so does a call refused by the
+   * limit itself (the calls in flight when it was reached may yet give theirs back).
    */
   async #limitedCreation(appId: string, userIds: string[], create: () => Promise<Challenge>): Promise<Challenge> {
     const counted: string[] = [];
@@ -133,12 +134,12 @@ export class ChallengeService {
       for (const userId of userIds) {
         const key = `challenges:${appId}:${userId}`;
         const rate = await this.rateLimiter.hit(key, this.options.creationsPerUserPerMinute, 60);
+        counted.push(key);
         if (!rate.allowed) {
           throw new ApiError('rate_limited', 'Too many challenges for this user; retry later.', {
             headers: { 'retry-after': String(rate.retryAfterSeconds) },
           });
         }
-        counted.push(key);
       }
       return await create();
     } catch (error) {

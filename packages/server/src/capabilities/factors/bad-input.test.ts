@@ -206,6 +206,9 @@ describe.each(databaseKinds())('bad input to users, factors and challenges on %s
         expect((await limitedApi.post(`/v1/users/${one.userId}/challenges`, { factor_id: 'fac_missing' })).status).toBe(404);
       }
       expect((await limitedApi.post('/v1/users/nobody/challenges', {})).status).toBe(404);
+      // Nor when sent all at once: those turned away meanwhile (429) leave nothing counted either.
+      const burst = await Promise.all(Array.from({ length: 40 }, () => limitedApi.post(`/v1/users/${one.userId}/challenges`, { factor_id: 'fac_missing' })));
+      expect(burst.every((reply) => reply.status === 404 || reply.status === 429)).toBe(true);
       for (let i = 0; i < 3; i++) expect((await limitedApi.post(`/v1/users/${one.userId}/challenges`, {})).status).toBe(201);
       const refused = await limitedApi.post(`/v1/users/${one.userId}/challenges`, {});
       expect(refused.status).toBe(429);
