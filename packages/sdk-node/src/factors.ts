@@ -55,8 +55,9 @@ export class Factors {
 
   /**
    * Activates an unverified TOTP factor with its first code. A wrong code is `422 invalid_code` (with
-   * `details.attempts_left`, the user's wrong codes left before the lockout) and counts toward it:
-   * the tenth in a row is `429 user_locked`. Never retried by the SDK.
+   * `details.attempts_left`, the user's wrong codes left before the lockout) and counts toward it: the tenth
+   * in a row is still a 422 (with `details.user_locked: true`), and every code after it, right or wrong, is
+   * `429 user_locked` until the lockout ends. Never retried by the SDK.
    */
   async activate(factorId: string, code: string): Promise<Factor> {
     return this.http.request({ method: 'POST', path: `${factorPath(factorId)}/activate`, body: { code } });

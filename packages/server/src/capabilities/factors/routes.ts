@@ -58,9 +58,16 @@ export function factorRoutes(
     '/v1/users/:user_id/factors',
     {
       onRequest: guards.app,
-      schema: { tags, summary: "List a user's factors", security, params: userIdParams, response: { 200: factorListSchema, ...errorResponses(401, 403) } },
+      schema: {
+        tags,
+        summary: "List a user's factors",
+        description: 'A user the app never used: 404.',
+        security,
+        params: userIdParams,
+        response: { 200: factorListSchema, ...errorResponses(401, 403, 404) },
+      },
     },
-    async (request) => ({ data: await factors.list(callingApp(request), request.params.user_id) }),
+    async (request) => ({ data: await factors.listOfKnownUser(callingApp(request), request.params.user_id) }),
   );
 
   app.get<{ Params: { factor_id: string } }>(

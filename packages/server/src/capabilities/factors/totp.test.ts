@@ -71,4 +71,9 @@ describe('secrets and URIs', () => {
       'otpauth://totp/Shop%20Inc:ann%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=Shop%20Inc&algorithm=SHA256&digits=8&period=60',
     );
   });
+
+  it('leaves colons out of the issuer (an app name may hold one), so the label splits at the right place', () => {
+    const uri = totpUri({ issuer: 'Foo: Bar & Co?', label: 'u:1', secret: 'JBSWY3DPEHPK3PXP', algorithm: 'SHA1', digits: 6, period: 30 });
+    expect(uri).toBe('otpauth://totp/Foo%20Bar%20%26%20Co%3F:u%3A1?secret=JBSWY3DPEHPK3PXP&issuer=Foo%20Bar%20%26%20Co%3F&algorithm=SHA1&digits=6&period=30');
+  });
 });

@@ -36,8 +36,11 @@ export function base32Of(bytes: Uint8Array): string {
  */
 export function totpUri(options: TotpParams & { issuer: string; label: string; secret: string }): string {
   const e = encodeURIComponent;
+  // The format forbids a colon in the issuer (authenticators split the label at the first one): an app's name, used
+  // when it sets no issuer_name (which refuses colons), may hold one.
+  const issuer = options.issuer.replaceAll(':', ' ').replace(/\s+/g, ' ').trim();
   return (
-    `otpauth://totp/${e(options.issuer)}:${e(options.label)}?secret=${options.secret}&issuer=${e(options.issuer)}` +
+    `otpauth://totp/${e(issuer)}:${e(options.label)}?secret=${options.secret}&issuer=${e(issuer)}` +
     `&algorithm=${options.algorithm}&digits=${options.digits}&period=${options.period}`
   );
 }
