@@ -201,6 +201,19 @@ describe.each(databaseKinds())('QR login on %s', (kind) => {
     expect(next.body).toEqual({ identity_id: first.body.identity_id, user_id: userId, profile: {} });
   });
 
+  it("links only an identity this app's QR login verified: another app's, or a made-up one, is 404 and creates no user", async () => {
+    const identity = await newIdentity();
+    const verified = await api.post('/v1/qr-logins/verify', { login_token: (await signIn(identity, {})).approved.login_token });
+    expect(verified.status).toBe(200);
+    const other = client(server.url, { app: (await client(server.url).post('/v1/apps', { name: 'Other' })).body });
+    for (const identityId of [verified.body.identity_id, 'idn_00000000000000000000000000']) {
+      const refused = await other.post('/v1/qr-logins/links', { identity_id: identityId, user_id: 'linked-elsewhere' });
+      expect([refused.status, refused.body.error.code]).toEqual([404, 'not_found']);
+    }
+    expect((await other.get('/v1/users/linked-elsewhere')).status).toBe(404);
+    expect((await api.post('/v1/qr-logins/links', { identity_id: verified.body.identity_id, user_id: `linked-${Math.random().toString(36).slice(2, 8)}` })).status).toBe(200);
+  });
+
   it('tells the browser when the person denies, and accepts no second answer', async () => {
     const identity = await newIdentity();
     const browser = await BrowserSocket.open(server.url, appId);

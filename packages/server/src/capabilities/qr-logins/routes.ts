@@ -115,10 +115,11 @@ export function qrLoginRoutes(app: FastifyInstance, deps: { qrLogins: QrLoginSer
         summary: 'Link an identity to a user (onboarding)',
         description:
           'After a QR login with no linked user, the app creates its user (here, on first use) and links it: the next ' +
-          'QR login by this person returns this user_id. An identity links to one user: 409 identity_already_linked.',
+          'QR login by this person returns this user_id. An identity links to one user: 409 identity_already_linked. ' +
+          'Only an identity a QR login of this app verified in the last day: another (another app\'s) is 404.',
         security: securityOf.app,
         body: linkBody,
-        response: { 200: linkSchema, ...errorResponses(400, 401, 403, 409) },
+        response: { 200: linkSchema, ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
     (request) => qrLogins.link(callingApp(request), request.body.identity_id, request.body.user_id),

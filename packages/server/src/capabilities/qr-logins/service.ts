@@ -217,12 +217,18 @@ export class QrLoginService {
     return { identity_id: redeemed.identity_id, user_id: userId, profile };
   }
 
-  /** Onboarding: links an identity the app verified to one of its users (created on first use). */
+  /**
+   * Onboarding: links an identity the app verified to one of its users (created on first use). Only an identity of a
+   * QR login this app verified (in the last day, as long as logins are kept): another app's pairwise id means nothing
+   * here, and is 404 as anything of another app's.
+   */
   async link(appId: string, identityId: string, userId: string): Promise<{ identity_id: string; user_id: string }> {
     if (!isId('idn', identityId)) throw ApiError.invalid('identity_id', 'must be an identity_id from a verified QR login');
     const linked = await this.deps.db.transaction(async () => {
       await this.deps.users.upsert(appId, userId, {});
-      return this.#store.link(appId, identityId, userId);
+      const linkedTo = await this.#store.link(appId, identityId, userId);
+      if (linkedTo === null) throw new ApiError('not_found', 'No QR login of this app verified this identity (in the last day).');
+      return linkedTo;
     });
     if (linked !== userId) throw new ApiError('identity_already_linked', undefined, { details: { user_id: linked } });
     return { identity_id: identityId, user_id: userId };

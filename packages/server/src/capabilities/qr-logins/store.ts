@@ -193,17 +193,22 @@ export class QrLoginStore {
     return row?.user_id ?? null;
   }
 
-  /** Links an identity to a user; answers the user it is linked to (another one if it already was). */
-  async link(appId: string, identityId: string, userId: string): Promise<string> {
+  /**
+   * Links an identity to a user, if a QR login of this app verified it (logins are kept a day); answers the user it
+   * is linked to (another one if it already was), or null for an identity the app has not seen.
+   */
+  async link(appId: string, identityId: string, userId: string): Promise<string | null> {
     await this.db.query(
-      'INSERT INTO identity_links (app_id, identity_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (app_id, identity_id) DO NOTHING',
+      `INSERT INTO identity_links (app_id, identity_id, user_id)
+       SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM qr_logins WHERE app_id = $1 AND identity_id = $2 AND status = 'verified')
+       ON CONFLICT (app_id, identity_id) DO NOTHING`,
       [appId, identityId, userId],
     );
     const [row] = await this.db.query<{ user_id: string }>(
       'SELECT user_id FROM identity_links WHERE app_id = $1 AND identity_id = $2',
       [appId, identityId],
     );
-    return (row as { user_id: string }).user_id;
+    return row?.user_id ?? null;
   }
 }
 
