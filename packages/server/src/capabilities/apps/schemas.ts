@@ -2,16 +2,22 @@ import { Type, type Static } from 'typebox';
 import { profileScopes } from '@tessera/contracts';
 import { dateTime, idString, literals, nullable, pathId, pattern } from '../../platform/http/schema-kit.ts';
 
-const name = Type.String({ minLength: 1, maxLength: 100, description: 'Shown to the operator.' });
+// Names are shown to people (in authenticators, on consent screens, in a terminal): one line, no control characters,
+// which could fake or hide what is shown around them.
+const oneLine = pattern('^[^\\x00-\\x1f\\x7f-\\x9f]+$', 'must be one line of text without control characters');
+const name = Type.String({ minLength: 1, maxLength: 100, pattern: oneLine, description: 'Shown to the operator.' });
 // The issuer is the first part of an otpauth label, where ':' separates it from the account.
 const issuerName = Type.String({
   minLength: 1,
   maxLength: 100,
-  pattern: pattern('^[^:]+$', 'must not contain ":" (it separates the issuer from the account in an otpauth label)'),
+  pattern: pattern(
+    '^[^:\\x00-\\x1f\\x7f-\\x9f]+$',
+    'must be one line of text without control characters or ":" (it separates the issuer from the account in an otpauth label)',
+  ),
 });
 const url = Type.String({ minLength: 1, maxLength: 2048, description: 'An http or https URL.' });
 const message = Type.String({ minLength: 1, maxLength: 500 });
-const displayName = Type.String({ minLength: 1, maxLength: 100 });
+const displayName = Type.String({ minLength: 1, maxLength: 100, pattern: oneLine });
 const logo = Type.String({ maxLength: 400_000, description: 'A data:image/png;base64,… URL, at most 180×100 pixels.' });
 const scopes = Type.Array(literals(profileScopes), {
   uniqueItems: true,
