@@ -92,8 +92,13 @@ describe.each(databaseKinds())('adaptive MFA: the hosted page in a browser, on %
     expect(decodeURIComponent(uri.pathname)).toContain('Acme Shop');
     const secret = uri.searchParams.get('secret') as string;
     expect(await page.locator('code').textContent()).toBe(secret.replace(/(.{4})/g, '$1 ').trim());
+    // A reload shows the same key: the QR code already scanned stays good.
+    await page.reload();
+    expect(await page.locator('code').textContent()).toBe(secret.replace(/(.{4})/g, '$1 ').trim());
 
-    const token = await typeCodeAndLand(page, await oathtool(secret));
+    // Typed as authenticator apps show it, with a space in the middle.
+    const code = await oathtool(secret);
+    const token = await typeCodeAndLand(page, `${code.slice(0, 3)} ${code.slice(3)}`);
     expect((await api.post('/v1/actions/validate', { token, action: 'signIn' })).body).toMatchObject({ state: 'CHALLENGE_SUCCEEDED', is_valid: true });
     expect((await api.get(`/v1/users/${userId}`)).body).toMatchObject({ two_factor_enabled: true });
     await page.close();
@@ -120,6 +125,12 @@ describe.each(databaseKinds())('adaptive MFA: the hosted page in a browser, on %
     const response = await page.goto(`${server.url}/hosted/actions?token=nonsense`);
     expect(response?.status()).toBe(401);
     expect(await page.getByRole('heading').textContent()).toBe('Something went wrong');
+    // A link or a form the page would never make (an unknown method, no token) gets a page too.
+    for (const path of ['/hosted/actions?token=nonsense&method=sms', '/hosted/actions']) {
+      const refused = await page.goto(server.url + path);
+      expect([refused?.status(), refused?.headers()['content-type']], path).toEqual([400, 'text/html; charset=utf-8']);
+      expect(await page.getByRole('heading').textContent()).toBe('Something went wrong');
+    }
     await page.close();
   });
 });

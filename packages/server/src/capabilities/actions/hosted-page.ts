@@ -39,7 +39,7 @@ const methodText: Record<CodeFactorType, { label: string; hint: (app: string) =>
     label: 'Code from your authenticator app',
     hint: (app) => `Open your authenticator app and type the code it shows for ${app}.`,
     link: 'Use your authenticator app',
-    input: 'inputmode="numeric" pattern="[0-9]{6,8}"',
+    input: 'inputmode="numeric" pattern="[0-9 ]{6,11}"',
   },
   recovery: {
     label: 'Recovery code',

@@ -16,6 +16,8 @@ const pageQuery = Type.Object({
 const pushWaitSeconds = 25;
 const formBody = Type.Object({ token: Type.String({ maxLength: 4096 }), method, code: Type.String({ maxLength: 64 }) });
 const codeTypes: readonly CodeFactorType[] = ['totp', 'recovery'];
+/** The page's brand before the token says whose it is. */
+const defaultBrand: Brand = { name: 'Tessera', logo: null };
 
 /**
  * The hosted page of an action (the `url` of a track): it runs the challenge, or a first TOTP enrollment,
@@ -31,6 +33,12 @@ const codeTypes: readonly CodeFactorType[] = ['totp', 'recovery'];
 export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientService }): Promise<void> {
   const { client } = deps;
   await app.register(async (scope) => {
+    // A request the page itself would never send (a tampered form or link) still gets a page, not the API's JSON.
+    scope.setErrorHandler((error: Error & { validation?: unknown; statusCode?: number }, _request, reply) => {
+      if (!error.validation) throw error;
+      const view = message('Something went wrong', 'This link or form is not valid. Go back and try again.');
+      return reply.code(400).headers(pageHeaders(null)).type('text/html; charset=utf-8').send(renderHostedPage(defaultBrand, view));
+    });
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) =>
       done(null, Object.fromEntries(new URLSearchParams(body.toString()))),
     );
@@ -71,7 +79,8 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
           const { action, factorTypes } = await client.state(session);
           const enrolling = type === 'totp' && action.enroll_factor_id !== null && !factorTypes.includes('totp');
           try {
-            const success = await client.verifyCode(session, type, code.trim());
+            // People type a TOTP code as shown, often "123 456": the spaces are not part of it.
+            const success = await client.verifyCode(session, type, type === 'totp' ? code.replace(/\s+/g, '') : code.trim());
             return finish(reply, action.redirect_url, success.token, session);
           } catch (error) {
             if (!(error instanceof ApiError) || !['invalid_code', 'validation_failed', 'user_locked'].includes(error.code)) throw error;
@@ -94,7 +103,7 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
       return await work(session);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      const brand: Brand = session ? brandOf(session) : { name: 'Tessera', logo: null };
+      const brand: Brand = session ? brandOf(session) : defaultBrand;
       const text = error.code === 'client_token_invalid' ? 'This link has expired or is not valid. Go back and try again.' : error.message;
       return reply.code(error.status).headers(pageHeaders(null)).type('text/html; charset=utf-8').send(renderHostedPage(brand, message('Something went wrong', text)));
     }
