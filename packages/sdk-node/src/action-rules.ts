@@ -19,9 +19,10 @@ export class ActionRulesApi {
     return this.http.request({ method: 'PUT', path: this.#path(action), body: rules });
   }
 
-  /** Every action the app has rules for, with its rules. */
-  list(): Promise<{ data: ActionRules[] }> {
-    return this.http.request({ method: 'GET', path: `${appPath(this.appId)}/actions` });
+  /** Every action the app has rules for, with its rules (not paged: as factors.list and devices.list, the array). */
+  async list(): Promise<ActionRules[]> {
+    const { data } = await this.http.request<{ data: ActionRules[] }>({ method: 'GET', path: `${appPath(this.appId)}/actions` });
+    return data;
   }
 
   #path(action: string): string {

@@ -21,7 +21,7 @@ describe.each(databaseKinds())('Tessera#actions against a real server on %s', (k
     });
     expect(rules).toMatchObject({ action: 'withdraw', default_outcome: 'ALLOW' });
     expect((await tessera.actions.getRules('withdraw')).rules).toHaveLength(1);
-    expect((await tessera.actions.listRules()).data.map((listed) => listed.action)).toEqual(['withdraw']);
+    expect((await tessera.actions.listRules()).map((listed) => listed.action)).toEqual(['withdraw']);
 
     const small = await tessera.actions.track('sdk/user 1', 'withdraw', { context: { amount: 5 } });
     expect(small.state).toBe('ALLOW');
@@ -41,7 +41,7 @@ describe.each(databaseKinds())('Tessera#actions against a real server on %s', (k
     const rules = admin.apps.actionRules(other.app_id);
     expect(await rules.set('signIn', { default_outcome: 'CHALLENGE_REQUIRED', rules: [] })).toMatchObject({ action: 'signIn', default_outcome: 'CHALLENGE_REQUIRED' });
     expect((await rules.get('signIn')).default_outcome).toBe('CHALLENGE_REQUIRED');
-    expect((await rules.list()).data.map((listed) => listed.action)).toEqual(['signIn']);
+    expect((await rules.list()).map((listed) => listed.action)).toEqual(['signIn']);
     const appClient = new Tessera({ baseUrl: server.url, appId: other.app_id, appSecret: other.app_secret });
     expect((await appClient.actions.track('sdk-user-2', 'signIn')).state).toBe('CHALLENGE_REQUIRED');
   });

@@ -110,7 +110,7 @@ export class Actions {
   }
 
   /** Every action this app has rules for, with its rules. */
-  listRules(): Promise<{ data: ActionRules[] }> {
+  listRules(): Promise<ActionRules[]> {
     return this.#rules.list();
   }
 }
