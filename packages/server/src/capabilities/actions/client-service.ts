@@ -1,4 +1,13 @@
-import type { App, Challenge, ClientChallengeSuccess, ClientPushChallenge, ClientTotpEnrollment, FactorType } from '@tessera/contracts';
+import type {
+  App,
+  Challenge,
+  ClientChallengeSuccess,
+  ClientPushChallenge,
+  ClientTotpEnrollment,
+  EnrolledTotpFactor,
+  Factor,
+  FactorType,
+} from '@tessera/contracts';
 import type { Database } from '../../platform/database/database.ts';
 import { ApiError } from '../../platform/http/api-error.ts';
 import type { AppService } from '../apps/service.ts';
@@ -73,15 +82,19 @@ export class ClientService {
       // Otherwise whoever holds a track token could add a factor of their own and pass the challenge with it.
       if (factors.some((factor) => factor.status === 'active')) throw new ApiError('enrollment_not_allowed');
       const pending = action.enroll_factor_id ? await this.factors.pendingTotpEnrollment(session.appId, action.enroll_factor_id) : null;
-      if (pending) return { factor_id: pending.factor_id, uri: pending.uri, secret: pending.secret, qr_data_url: pending.qr_data_url };
-      const enrolledHere = new Set(await this.#store.enrolledFactorIds(session.appId, session.userId));
-      for (const factor of factors) {
-        if (factor.status === 'unverified' && enrolledHere.has(factor.factor_id)) await this.factors.remove(session.appId, factor.factor_id);
-      }
-      const enrolled = await this.factors.enrollTotp(session.appId, session.userId, {});
-      await this.#store.recordEnrollment(action.id, enrolled.factor_id);
+      const enrolled = pending ?? (await this.#enrollAnew(session, action, factors));
       return { factor_id: enrolled.factor_id, uri: enrolled.uri, secret: enrolled.secret, qr_data_url: enrolled.qr_data_url };
     });
+  }
+
+  async #enrollAnew(session: ClientSession, action: ActionRow, factors: Factor[]): Promise<EnrolledTotpFactor> {
+    const enrolledHere = new Set(await this.#store.enrolledFactorIds(session.appId, session.userId));
+    for (const factor of factors) {
+      if (factor.status === 'unverified' && enrolledHere.has(factor.factor_id)) await this.factors.remove(session.appId, factor.factor_id);
+    }
+    const enrolled = await this.factors.enrollTotp(session.appId, session.userId, {});
+    await this.#store.recordEnrollment(action.id, enrolled.factor_id);
+    return enrolled;
   }
 
   /**

@@ -61,13 +61,13 @@ export function factorRoutes(
       schema: {
         tags,
         summary: "List a user's factors",
-        description: 'A user the app never used: 404.',
+        description: 'A user the app never used (or another app’s) has none: an empty list, which tells nothing of other apps.',
         security,
         params: userIdParams,
-        response: { 200: factorListSchema, ...errorResponses(401, 403, 404) },
+        response: { 200: factorListSchema, ...errorResponses(401, 403) },
       },
     },
-    async (request) => ({ data: await factors.listOfKnownUser(callingApp(request), request.params.user_id) }),
+    async (request) => ({ data: await factors.list(callingApp(request), request.params.user_id) }),
   );
 
   app.get<{ Params: { factor_id: string } }>(

@@ -124,12 +124,6 @@ export class FactorService {
     return (await this.#store.listForUser(appId, userId)).map(toFactor);
   }
 
-  /** The factors of a user the app has used: 404 for one it never used (or another app's), as GET /v1/users/{id}. */
-  async listOfKnownUser(appId: string, userId: string): Promise<Factor[]> {
-    await this.users.get(appId, userId);
-    return this.list(appId, userId);
-  }
-
   /** Runs `hook` inside the transaction that deletes a factor, before the row goes (challenges end theirs). */
   onRemove(hook: (factor: FactorRecord) => Promise<void>): void {
     this.#removalHooks.push(hook);
