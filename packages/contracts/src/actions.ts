@@ -124,6 +124,8 @@ export interface ClientChallengeSuccess {
 export interface ClientPushChallenge {
   challenge_id: string;
   status: 'pending' | 'approved' | 'denied' | 'expired' | 'failed' | 'verified';
+  /** `fraud` when the person said they did not start it: no new request can then be sent for this action. */
+  deny_reason?: 'fraud';
   /** The number to show: the person picks it on their device. */
   number?: number;
   expires_at: string;

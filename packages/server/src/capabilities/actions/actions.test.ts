@@ -148,7 +148,7 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
   });
 
   it('fraud_reported: nothing fires while no challenge was denied as fraud', async () => {
-    // Push denials with reason "fraud" are not built yet; history-store.ts reads them through one predicate.
+    // Fires after a push denied with reason "fraud": push.test.ts.
     await putRules(api, appId, 'fraud', {
       default_outcome: 'ALLOW',
       rules: [{ name: 'fraud', conditions: { signal: 'fraud_reported', within_seconds: 86400 }, outcome: 'BLOCK' }],

@@ -172,12 +172,18 @@ export class ClientService {
 
   /**
    * The action's push request to the user's devices, with number matching: the one still pending, else a
-   * new one (after a denial or an expiry, the person may ask again).
+   * new one (after a denial or an expiry, the person may ask again). Not after the person reported the request
+   * as not theirs: whoever holds the token must not be able to send request after request until one is approved.
    */
   async startPush(session: ClientSession): Promise<ClientPushChallenge> {
     const action = await this.#challengeable(session);
     const current = await this.#pushOf(session, action);
     if (current?.status === 'pending') return pushView(current);
+    if (current?.deny_reason === 'fraud') {
+      throw new ApiError('action_not_challengeable', 'The person reported this push request as not theirs: no new one is sent.', {
+        details: { state: action.state, reason: 'fraud_reported' },
+      });
+    }
     const secondsLeft = session.expiresAt - Math.floor(Date.now() / 1000);
     const created = await this.challenges.create(session.appId, session.userId, {
       type: 'push',
@@ -275,6 +281,7 @@ function pushView(challenge: Challenge): ClientPushChallenge {
   return {
     challenge_id: challenge.challenge_id,
     status: challenge.status,
+    ...(challenge.deny_reason === 'fraud' ? { deny_reason: 'fraud' as const } : {}),
     ...(challenge.number !== undefined ? { number: challenge.number } : {}),
     expires_at: challenge.expires_at,
   };

@@ -12,7 +12,7 @@ export type HostedView =
   | { kind: 'enroll'; token: string; qrDataUrl: string; secret: string }
   | { kind: 'message'; title: string; text: string }
   /** Waiting for an approval on the device (the page refreshes itself, held by the server until a change: no script), or after it ended. */
-  | { kind: 'push'; token: string; number?: number; waiting: boolean; alternatives: CodeFactorType[] };
+  | { kind: 'push'; token: string; number?: number; waiting: boolean; reportedFraud: boolean; alternatives: CodeFactorType[] };
 
 const style = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f4f5f7}
@@ -90,6 +90,10 @@ ${[...others, ...restart].join('\n')}`;
 function pushBody(view: Extract<HostedView, { kind: 'push' }>): string {
   const token = encodeURIComponent(view.token);
   const others = view.alternatives.map((method) => `<p><a href="actions?token=${token}&amp;method=${method}">${methodText[method].link}</a></p>`);
+  if (view.reportedFraud) {
+    return `<p role="alert">You reported this request as not started by you, so no new one will be sent. If it was you after all, start again from the app.</p>
+${others.join('\n')}`;
+  }
   if (!view.waiting) {
     return `<p role="alert">The request was denied or has expired.</p>
 <p><a href="actions?token=${token}&amp;method=push&amp;again=1">Send a new request to your authenticator app</a></p>

@@ -57,9 +57,17 @@ export async function hostedRoutes(app: FastifyInstance, deps: { client: ClientS
             const gone = new AbortController();
             reply.raw.on('close', () => gone.abort());
             let push = await client.push(session, request.query.wait ? pushWaitSeconds : 0, gone.signal);
-            if (push === null || (request.query.again && push.status !== 'pending')) push = await client.startPush(session);
+            const reportedFraud = push?.deny_reason === 'fraud';
+            if (push === null || (request.query.again && push.status !== 'pending' && !reportedFraud)) push = await client.startPush(session);
             if (push.token) return finish(reply, action.redirect_url, push.token, session);
-            const view: HostedView = { kind: 'push', token, waiting: push.status === 'pending', alternatives: methods, ...(push.number ? { number: push.number } : {}) };
+            const view: HostedView = {
+              kind: 'push',
+              token,
+              waiting: push.status === 'pending',
+              reportedFraud,
+              alternatives: methods,
+              ...(push.number ? { number: push.number } : {}),
+            };
             return send(reply, session, view, 200, action.redirect_url);
           }
           const chosen = asked && asked !== 'push' && methods.includes(asked) ? asked : methods[0];

@@ -65,17 +65,28 @@ describe.each(databaseKinds())('adaptive MFA with push on %s', (kind) => {
     expect((await anonymous.get(path, bearer(other.token))).status).toBe(404);
   });
 
-  it('a denial gives no token, a new request can be sent, and a fraud report blocks the next sign-in', async () => {
+  it('a denial gives no token and a new request can be sent; after a fraud report none can, and the next sign-in is blocked', async () => {
     const device = await newDevice();
     const tracked = await track(api, device.userId, 'signIn');
     const anonymous = client(server.url, null);
     const first = (await anonymous.post('/v1/client/push', undefined, bearer(tracked.token))).body;
-    await answer(device, first.challenge_id, 'deny', { reason: 'fraud' });
+    await answer(device, first.challenge_id, 'deny');
     const denied = (await anonymous.get(`/v1/client/challenges/${first.challenge_id}`, bearer(tracked.token))).body;
     expect(denied).toMatchObject({ status: 'denied' });
     expect(denied.token).toBeUndefined();
     const second = (await anonymous.post('/v1/client/push', undefined, bearer(tracked.token))).body;
     expect(second.challenge_id).not.toBe(first.challenge_id);
+    // "I did not start this": whoever holds the token cannot send request after request until one is approved.
+    await answer(device, second.challenge_id, 'deny', { reason: 'fraud' });
+    expect((await anonymous.get(`/v1/client/challenges/${second.challenge_id}`, bearer(tracked.token))).body).toMatchObject({ status: 'denied', deny_reason: 'fraud' });
+    const refused = await anonymous.post('/v1/client/push', undefined, bearer(tracked.token));
+    expect([refused.status, refused.body.error.code, refused.body.error.details?.reason]).toEqual([409, 'action_not_challengeable', 'fraud_reported']);
+    // The hosted page says so, and offers no new request (not even through its "again" link).
+    for (const path of [hostedPath(tracked.url), `${hostedPath(tracked.url)}&method=push&again=1`]) {
+      const page = await (await fetch(server.url + path)).text();
+      expect(page, path).toContain('not started by you');
+      expect(page, path).not.toContain('again=1');
+    }
     expect((await track(api, device.userId, 'signIn')).state).toBe('BLOCK');
   });
 

@@ -125,6 +125,9 @@ export const clientEnrollmentSchema = Type.Object({
 export const clientPushSchema = Type.Object({
   challenge_id: Type.String(),
   status: Type.String({ description: 'pending, approved, denied, expired or failed.' }),
+  deny_reason: Type.Optional(
+    Type.Literal('fraud', { description: 'The person said they did not start it: no new request can be sent for this action.' }),
+  ),
   number: Type.Optional(Type.Integer({ description: 'Show it: the person picks it on their device.' })),
   expires_at: Type.String({ format: 'date-time' }),
   state: Type.Optional(Type.Literal('CHALLENGE_SUCCEEDED')),
