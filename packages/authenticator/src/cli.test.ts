@@ -52,4 +52,21 @@ describe('tessera-authenticator (as a process)', () => {
     expect(result.status).toBe(1);
     expect(JSON.parse(result.stderr)).toEqual({ error: { code: 'not_totp', message: expect.stringContaining('HOTP') } });
   });
+
+  it('prints --json output as one JSON object on one line, as scripts reading lines expect', async () => {
+    const home = `${temp.dir}/json-lines`;
+    for (const args of [
+      ['init', '--name', 'Scripted'],
+      ['profile', 'set', '--first-name', 'Ada', '--last-name', 'Lovelace', '--email', 'ada@example.com'],
+      ['profile', 'show'],
+      ['add', 'otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP'],
+      ['list'],
+      ['code', 'alice'],
+    ]) {
+      const result = await runCli([...args, '--json'], { home });
+      expect([args, result.status]).toEqual([args, 0]);
+      expect(result.stdout).toMatch(/^[^\n]+\n$/);
+      expect(JSON.parse(result.stdout)).toBeTypeOf('object');
+    }
+  });
 });

@@ -15,6 +15,7 @@ import { profileCommand } from './commands/profile.ts';
 import { scanCommand } from './commands/scan.ts';
 import { AuthenticatorError } from './errors.ts';
 import { resolveStoreDirectory } from './store-location.ts';
+import { printable } from './terminal-text.ts';
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -41,7 +42,7 @@ Commands:
 ${lines.join('\n')}
 
 Options for every command:
-  --json       machine-readable output (one JSON value; errors as {"error": {"code", "message"}} on stderr)
+  --json       machine-readable output: JSON objects, one per line (errors as {"error": {"code", "message"}} on stderr)
   -h, --help   help for the command
 
 The store is $TESSERA_AUTHENTICATOR_HOME/store.json, else
@@ -50,7 +51,7 @@ Run '${PROGRAM} <command> --help' for a command's options and examples.
 `;
 }
 
-/** Runs one command line; returns the exit status (0 ok, 1 refused or failed, 2 not understood). */
+/** Runs one command line; returns the exit status (0 ok, 1 refused or failed, 2 not understood, 130 cancelled). */
 export async function main(argv: readonly string[], context: CommandContext = processContext()): Promise<number> {
   const args = [...argv];
   const json = optionTokens(args).includes('--json');
@@ -109,7 +110,8 @@ function reportError(error: unknown, json: boolean, context: CommandContext): nu
   if (json) {
     context.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
   } else {
-    context.stderr.write(`${PROGRAM}: ${message}\n`);
+    // A refusal may quote the server or a QR code: it is shown on one line, its control characters escaped.
+    context.stderr.write(`${PROGRAM}: ${known ? printable(message) : message}\n`);
   }
   return known ? error.exitCode : 1;
 }
@@ -126,10 +128,15 @@ export function processContext(): CommandContext {
   };
 }
 
-async function prompt(question: string): Promise<string> {
+async function prompt(question: string, signal?: AbortSignal): Promise<string> {
   const reader = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return await reader.question(question);
+    return await reader.question(question, signal ? { signal } : {});
+  } catch (error) {
+    // readline rejects with an AbortError on Ctrl-C or Ctrl-D: the person chose not to answer, no fault to report.
+    if (!(error instanceof Error && error.name === 'AbortError')) throw error;
+    process.stderr.write('\n');
+    throw new AuthenticatorError('cancelled', 'Cancelled.', { cause: error });
   } finally {
     reader.close();
   }

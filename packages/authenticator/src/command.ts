@@ -15,8 +15,11 @@ export interface CommandContext {
   cwd: string;
   now(): Date;
   readStdin(): Promise<string>;
-  /** Asks a person one question and answers their reply; absent when no terminal can answer. */
-  prompt?(question: string): Promise<string>;
+  /**
+   * Asks a person one question and answers their reply; absent when no terminal can answer. Ctrl-C or Ctrl-D
+   * instead of a reply, or `signal` aborting, rejects with the AuthenticatorError `cancelled`.
+   */
+  prompt?(question: string, signal?: AbortSignal): Promise<string>;
   stdout: TextSink;
   stderr: TextSink;
 }
@@ -68,8 +71,9 @@ export function expectPositionals(command: string, positionals: string[], min: n
   return positionals;
 }
 
+/** One JSON value on one line, so that scripts can read the output line by line (as listen's). */
 export function writeJson(context: CommandContext, value: unknown): void {
-  context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  context.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
 /** Columns padded to their widest cell, two spaces apart, trailing spaces trimmed. */

@@ -6,13 +6,18 @@ import type { Registration } from './identity.ts';
 const streamPath = '/v1/device/stream';
 /** The server closes with this code when the device was removed: reconnecting cannot help. */
 const deviceRemoved = 4401;
+/** A server that accepted the connection but has not upgraded it by then counts as unreachable (and is retried). */
+const handshakeTimeoutMs = 10_000;
 
 export interface StreamEvents {
   message(message: DeviceStreamMessage): void;
   /** The connection dropped; it is tried again after `retryInMs`. */
   dropped(reason: string, retryInMs: number): void;
-  /** The server removed this device, or refuses its stream (401, with its reason): the stream stops. */
-  removed(reason: string): void;
+  /**
+   * The server refuses this device's stream (401, with its reason): the stream stops. `deviceGone` when the
+   * server says the device was removed (or never existed), rather than, say, that the clock is off.
+   */
+  removed(reason: string, deviceGone: boolean): void;
 }
 
 /**
@@ -31,7 +36,10 @@ export function keepStreamOpen(registration: Registration, events: StreamEvents)
   const connect = async () => {
     if (stopped) return;
     const url = registration.server.replace(/^http/, 'ws') + streamPath;
-    socket = new WebSocket(url, { headers: { authorization: await deviceAuthorization(registration, 'GET', streamPath) } });
+    socket = new WebSocket(url, {
+      headers: { authorization: await deviceAuthorization(registration, 'GET', streamPath) },
+      handshakeTimeout: handshakeTimeoutMs,
+    });
     let why = 'connection lost';
     socket.on('message', (data) => {
       delayMs = 1_000;
@@ -46,7 +54,8 @@ export function keepStreamOpen(registration: Registration, events: StreamEvents)
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
       response.on('close', () => {
-        events.removed(errorMessageOf(body) ?? why);
+        const refusal = refusalOf(body);
+        events.removed(refusal?.message ?? why, refusal?.reason === 'unknown_device');
         socket?.terminate();
       });
     });
@@ -54,7 +63,7 @@ export function keepStreamOpen(registration: Registration, events: StreamEvents)
     socket.on('close', (code) => {
       if (code === deviceRemoved) {
         stopped = true;
-        events.removed('the device was removed');
+        events.removed('the device was removed', true);
       }
       if (stopped) return;
       const retryInMs = Math.round(delayMs * (0.5 + Math.random()));
@@ -71,11 +80,11 @@ export function keepStreamOpen(registration: Registration, events: StreamEvents)
   };
 }
 
-/** The message of an error in the documented format, `{"error":{"code","message"}}`; null for anything else. */
-function errorMessageOf(body: string): string | null {
+/** A 401 in the documented format, `{"error":{"code","message","details":{"reason"}}}`; null for anything else. */
+function refusalOf(body: string): { message: string; reason: unknown } | null {
   try {
-    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
-    return typeof message === 'string' ? message : null;
+    const error = (JSON.parse(body) as { error?: { message?: unknown; details?: { reason?: unknown } } }).error;
+    return typeof error?.message === 'string' ? { message: error.message, reason: error.details?.reason } : null;
   } catch {
     return null;
   }

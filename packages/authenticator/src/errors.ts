@@ -6,6 +6,8 @@ export type AuthenticatorErrorCode =
   // The command line itself: exit status 2.
   | 'unknown_command'
   | 'invalid_arguments'
+  // Ctrl-C or Ctrl-D at a prompt: exit status 130, as a shell gives a program stopped by Ctrl-C.
+  | 'cancelled'
   // An otpauth URI (typed, or read from a QR code).
   | 'invalid_uri'
   | 'not_totp'
@@ -23,6 +25,7 @@ export type AuthenticatorErrorCode =
   | 'no_matching_account'
   // Devices and push approvals.
   | 'not_initialized'
+  | 'identity_exists'
   | 'invalid_registration_uri'
   | 'no_registrations'
   | 'challenge_not_found'
@@ -51,8 +54,9 @@ export class AuthenticatorError extends Error {
     this.code = code;
   }
 
-  /** 2 for a command line that could not be understood (as most Unix tools do), 1 for everything else. */
+  /** 2 for a command line that could not be understood (as most Unix tools do), 130 when cancelled, 1 for everything else. */
   get exitCode(): number {
+    if (this.code === 'cancelled') return 130;
     return USAGE_CODES.has(this.code) ? 2 : 1;
   }
 }

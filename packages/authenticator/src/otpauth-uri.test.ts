@@ -83,6 +83,7 @@ describe('parseOtpauthUri', () => {
     ['an empty secret', 'otpauth://totp/Example:alice?secret=&issuer=Example', 'missing_secret'],
     ['a secret that is not Base32', 'otpauth://totp/Example:alice?secret=JBSWY3DP18', 'invalid_secret'],
     ['a secret of impossible length', 'otpauth://totp/Example:alice?secret=JBSWY3DPE', 'invalid_secret'],
+    ['a secret shorter than 80 bits', 'otpauth://totp/Example:alice?secret=JBSWY3DP', 'invalid_secret'],
     ['an HOTP account', `otpauth://hotp/Example:alice?secret=${SECRET}&counter=0`, 'not_totp'],
     ['an unknown type', `otpauth://motp/Example:alice?secret=${SECRET}`, 'not_totp'],
     ['another scheme', `https://example.com/totp?secret=${SECRET}`, 'invalid_uri'],

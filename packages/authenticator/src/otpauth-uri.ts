@@ -8,6 +8,11 @@ import type { TotpAlgorithm, TotpDigits, TotpParameters } from './totp-account.t
 // Defaults: algorithm SHA1, digits 6, period 30.
 const URI_SHAPE = /^otpauth:\/\/([^/?#]*)\/([^?#]*)(?:\?([^#]*))?(?:#.*)?$/is;
 const SINGLE_VALUED = ['secret', 'issuer', 'algorithm', 'digits', 'period'] as const;
+/**
+ * The shortest secret accepted: 80 bits, 16 Base32 characters. RFC 4226 §4 asks for 128 bits, but many services
+ * issue 80-bit secrets; shorter ones could be guessed, and are most likely a truncated copy.
+ */
+const MIN_SECRET_CHARACTERS = 16;
 /** Terminal control characters in a name would let a QR code rewrite what the person sees. */
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -61,10 +66,18 @@ export function parseOtpauthUri(uri: string): TotpParameters {
     throw new AuthenticatorError('missing_secret', 'The otpauth URI has no secret parameter.');
   }
 
+  const secret = normalizeBase32Secret(rawSecret);
+  if (secret.length < MIN_SECRET_CHARACTERS) {
+    throw new AuthenticatorError(
+      'invalid_secret',
+      `The secret is too short: ${secret.length} Base32 characters (${Math.floor((secret.length * 5) / 8) * 8} bits); at least ${MIN_SECRET_CHARACTERS} (80 bits) are needed.`,
+    );
+  }
+
   return {
     issuer,
     label: label.account,
-    secret: normalizeBase32Secret(rawSecret),
+    secret,
     algorithm: parseAlgorithm(params.get('algorithm')),
     digits: parseDigits(params.get('digits')),
     period: parsePeriod(params.get('period')),

@@ -3,6 +3,7 @@ import type { CommandContext } from './command.ts';
 import { callServer, ServerRefusal } from './device-client.ts';
 import { AuthenticatorError } from './errors.ts';
 import { privateKeyOf, type Registration } from './identity.ts';
+import { printable } from './terminal-text.ts';
 
 /** A challenge and the registration it is addressed to. */
 export interface LocatedChallenge {
@@ -10,23 +11,34 @@ export interface LocatedChallenge {
   challenge: DeviceChallenge;
 }
 
-/** Finds which registration a challenge is for, by asking each registration's server in turn. */
+/**
+ * Finds which registration a challenge is for, by asking each registration's server in turn. A server that
+ * cannot be reached is skipped (with its other registrations): the challenge may well be another server's.
+ */
 export async function locateChallenge(registrations: readonly Registration[], challengeId: string): Promise<LocatedChallenge> {
   if (registrations.length === 0) {
     throw new AuthenticatorError('no_registrations', 'This authenticator is not registered with any app yet: run register first.');
   }
+  const unreachable = new Set<string>();
   for (const registration of registrations) {
+    if (unreachable.has(registration.server)) continue;
     try {
       const challenge = await callServer<DeviceChallenge>(registration.server, 'GET', `/v1/device/challenges/${encodeURIComponent(challengeId)}`, {
         as: registration,
       });
       return { registration, challenge };
     } catch (error) {
+      if (error instanceof AuthenticatorError && error.code === 'server_unreachable') {
+        unreachable.add(registration.server);
+        continue;
+      }
       // Not this registration's (404), or a registration its server has removed (401): try the next.
       if (!(error instanceof ServerRefusal && (error.status === 404 || error.status === 401))) throw error;
     }
   }
-  throw new AuthenticatorError('challenge_not_found', `No registration of this authenticator has a challenge ${challengeId}.`);
+  const notFound = `No registration of this authenticator has a challenge ${challengeId}`;
+  if (unreachable.size === 0) throw new AuthenticatorError('challenge_not_found', `${notFound}.`);
+  throw new AuthenticatorError('server_unreachable', `${notFound} on the servers it reached; it could not reach ${[...unreachable].join(', ')}.`);
 }
 
 export interface AnswerChoice {
@@ -58,15 +70,15 @@ export async function sendAnswer(located: LocatedChallenge, choice: AnswerChoice
 /** Number matching at a terminal: asks until the person types one of the three numbers. */
 export async function askNumber(prompt: (question: string) => Promise<string>, context: CommandContext, choices: readonly number[]): Promise<number> {
   for (;;) {
-    const typed = Number((await prompt(`Which number does the sign-in screen show? (${choices.join(' / ')}) `)).trim());
+    const typed = Number((await prompt(printable(`Which number does the sign-in screen show? (${choices.join(' / ')}) `))).trim());
     if (choices.includes(typed)) return typed;
-    context.stdout.write(`Type one of ${choices.join(', ')}.\n`);
+    context.stdout.write(`${printable(`Type one of ${choices.join(', ')}.`)}\n`);
   }
 }
 
-/** One line a person reads to decide. */
+/** One line a person reads to decide: what the app wrote in it cannot break it in two or restyle it. */
 export function describeChallenge(challenge: DeviceChallenge): string {
   const details = challenge.details && Object.keys(challenge.details).length > 0 ? ` ${JSON.stringify(challenge.details)}` : '';
   const numbers = challenge.number_choices ? ` — pick the number shown: ${challenge.number_choices.join(' / ')}` : '';
-  return `${challenge.challenge_id} ${challenge.app.display_name}: ${challenge.message ?? 'Approve this request?'}${details}${numbers} (expires ${challenge.expires_at})`;
+  return printable(`${challenge.challenge_id} ${challenge.app.display_name}: ${challenge.message ?? 'Approve this request?'}${details}${numbers} (expires ${challenge.expires_at})`);
 }

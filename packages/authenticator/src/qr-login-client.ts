@@ -1,6 +1,7 @@
 import { qrLoginUriPrefix, signQrLoginProof, type QrLoginAction, type QrLoginClaim } from '@tessera/contracts';
 import { AuthenticatorError } from './errors.ts';
 import { privateKeyOf, type Identity } from './identity.ts';
+import { parseServerUrl } from './server-url.ts';
 
 /** What a login QR code says, read without trusting it: the server checks its signature. */
 export interface LoginCode {
@@ -14,11 +15,14 @@ export function parseLoginCode(text: string): LoginCode {
   const trimmed = text.trim();
   if (!trimmed.startsWith(qrLoginUriPrefix)) throw new AuthenticatorError('not_a_login_code', 'This is not a Tessera login code (tessera://login?…).');
   const params = new URLSearchParams(trimmed.slice(qrLoginUriPrefix.length));
-  const [server, loginId, nonce] = ['server', 'login_id', 'nonce'].map((name) => params.get(name) ?? '');
-  if (!/^https?:\/\//.test(server ?? '') || !loginId || !nonce) {
-    throw new AuthenticatorError('not_a_login_code', 'This login code lacks its server, login_id or nonce.');
+  const [server = '', loginId = '', nonce = ''] = ['server', 'login_id', 'nonce'].map((name) => params.get(name) ?? '');
+  const missing = Object.entries({ server, login_id: loginId, nonce }).filter(([, value]) => value === '');
+  if (missing.length > 0) {
+    throw new AuthenticatorError('not_a_login_code', `This login code lacks its ${missing.map(([name]) => name).join(', ')}.`);
   }
-  return { payload: trimmed, server: server as string, loginId: loginId as string, nonce: nonce as string };
+  const base = parseServerUrl(server);
+  if ('problem' in base) throw new AuthenticatorError('not_a_login_code', `The server of this login code, ${server}, ${base.problem}.`);
+  return { payload: trimmed, server: base.url, loginId, nonce };
 }
 
 /** The server calls of a QR login, each signed by the identity key. */

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,6 +90,76 @@ export function startCli(args: readonly string[], options: RunOptions = {}): Run
     },
     async stop() {
       child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** A command running at a terminal: everything it wrote (stdout and stderr alike), typing, and its end. */
+export interface TerminalCli {
+  output(): string;
+  /** Resolves once the output, from the last thing typed on, matches. */
+  waitFor(match: RegExp, timeoutMs?: number): Promise<void>;
+  /** Types at the keyboard: text, or keys such as "\u0003" (Ctrl-C) and "\u0004" (Ctrl-D). */
+  type(keys: string): void;
+  /** Sends a signal to the command itself, as `kill` would (not a key press at its terminal). */
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<CliResult>;
+  stop(): Promise<CliResult>;
+}
+
+/**
+ * Runs the command as a person at a keyboard would: in a pseudo-terminal (util-linux `script`), so that its
+ * standard input is a terminal and it prompts. Type only once the prompt shows: before it, the terminal is not
+ * in raw mode and Ctrl-C would be a signal, not a key press.
+ */
+export function startCliAtTerminal(args: readonly string[], options: RunOptions = {}): TerminalCli {
+  // exec: the command replaces the shell, so that it is the child of `script` that `kill` signals.
+  const command = `exec ${[process.execPath, BIN, ...args].map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ')}`;
+  const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], {
+    env: { ...process.env, TESSERA_AUTHENTICATOR_HOME: options.home, ...options.env } as NodeJS.ProcessEnv,
+    cwd: options.cwd,
+    stdio: 'pipe',
+  });
+  let output = '';
+  let typedAt = 0;
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    for (const waiter of waiters) waiter();
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<CliResult>((resolve) => child.on('close', (status) => resolve({ status, stdout: output, stderr })));
+  return {
+    output: () => output,
+    waitFor(match, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!match.test(output.slice(typedAt))) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no output matching ${String(match)} within ${timeoutMs} ms; output: ${JSON.stringify(output)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    type(keys) {
+      typedAt = output.length;
+      child.stdin.write(keys);
+    },
+    kill(signal) {
+      const pid = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim();
+      process.kill(Number(pid), signal);
+    },
+    exited,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGKILL');
       return exited;
     },
   };

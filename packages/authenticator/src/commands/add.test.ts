@@ -106,6 +106,8 @@ describe('add', () => {
       ['an HOTP URI', `otpauth://hotp/Example:alice?secret=${SECRET}&counter=1`, 'not_totp', /only TOTP/],
       ['a URI without secret', 'otpauth://totp/Example:alice?issuer=Example', 'missing_secret', /no secret/],
       ['a secret that is not Base32', 'otpauth://totp/Example:alice?secret=NOT-BASE32!', 'invalid_secret', /not Base32/],
+      ['a secret shorter than 80 bits', 'otpauth://totp/Iss:ok5?secret=JB', 'invalid_secret', /too short.*at least 16/],
+      ['a secret one character short of 80 bits', 'otpauth://totp/Iss:ok5?secret=JBSWY3DPEHPK3PX', 'invalid_secret', /too short/],
       ['an unsupported algorithm', `otpauth://totp/a?secret=${SECRET}&algorithm=MD5`, 'unsupported_algorithm', /Unsupported algorithm "MD5"/],
       ['unsupported digits', `otpauth://totp/a?secret=${SECRET}&digits=10`, 'unsupported_digits', /Unsupported number of digits/],
       ['an unsupported period', `otpauth://totp/a?secret=${SECRET}&period=abc`, 'unsupported_period', /Unsupported period/],

@@ -4,6 +4,7 @@ import type { Command, CommandContext } from '../command.ts';
 import { AuthenticatorError } from '../errors.ts';
 import { askNumber, locateChallenge, sendAnswer } from '../push-answer.ts';
 import { readStore } from '../store.ts';
+import { printable } from '../terminal-text.ts';
 
 export const approveCommand: Command = {
   name: 'approve',
@@ -11,7 +12,9 @@ export const approveCommand: Command = {
   help: `Usage: tessera-authenticator approve <challenge_id> [--number N] [--json]
 
 Approves a push challenge, signing the decision with the key of the registration it is for.
-With number matching, --number is the number the sign-in screen shows (asked for at a terminal).
+With number matching, --number is the number the sign-in screen shows (asked for at a terminal;
+Ctrl-C or Ctrl-D there cancels, exit status 130). A registration whose server cannot be reached is
+skipped: the challenge may be another server's.
 
 Options:
   --number N   number matching: the number the app shows (one of the three offered)
@@ -79,5 +82,5 @@ Example:
 
 function report(context: CommandContext, challenge: DeviceChallenge, json: boolean): void {
   if (json) writeJson(context, challenge);
-  else context.stdout.write(`${challenge.answer === 'approve' ? 'Approved' : 'Denied'} ${challenge.challenge_id} (${challenge.app.display_name}): the challenge is ${challenge.status}.\n`);
+  else context.stdout.write(`${printable(`${challenge.answer === 'approve' ? 'Approved' : 'Denied'} ${challenge.challenge_id} (${challenge.app.display_name}): the challenge is ${challenge.status}.`)}\n`);
 }

@@ -42,4 +42,18 @@ describe('init', () => {
     expect(refused.status).toBe(2);
     expect(refused.stderr).toContain('--alg must be ES256 or EdDSA');
   });
+
+  it('keeps the existing identity’s algorithm, naming it, and exits 1 when --alg asks for another', async () => {
+    await runCli(['init', '--alg', 'ES256'], { home });
+    const before = (await storeOf()).identity;
+
+    const same = await runCli(['init', '--alg', 'ES256'], { home });
+    expect([same.status, same.stdout]).toEqual([0, expect.stringContaining('Already initialized')]);
+    expect(same.stdout).toContain('ES256 key');
+
+    const other = await runCli(['init', '--alg', 'EdDSA', '--name', 'renamed'], { home });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toMatch(/keeps its ES256 key.*--alg EdDSA was not applied/);
+    expect((await storeOf()).identity).toEqual(before);
+  });
 });

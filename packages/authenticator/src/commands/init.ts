@@ -13,7 +13,8 @@ export const initCommand: Command = {
 
 Creates the authenticator's identity: a key pair kept in the store (mode 0600) that signs QR logins,
 and a name that apps show as the device's name. Run it once, before register and scan; running it
-again changes nothing (with --name, it renames the authenticator).
+again changes nothing (with --name, it renames the authenticator). The key's algorithm never changes:
+--alg naming another one than the existing key's is refused (exit status 1).
 
 Options:
   --name NAME   the name apps show for this authenticator (default: this computer's host name)
@@ -40,6 +41,13 @@ Example:
 
     const { identity, created } = await updateStore(context.storeDirectory, (contents) => {
       if (contents.identity === null) return { contents: { ...contents, identity: fresh }, result: { identity: fresh, created: true } };
+      if (values.alg !== undefined && contents.identity.alg !== alg) {
+        // A new key would orphan every registration and QR login identity made with the old one.
+        throw new AuthenticatorError(
+          'identity_exists',
+          `Already initialized as "${contents.identity.name}": the identity keeps its ${contents.identity.alg} key (an identity's algorithm cannot change), so --alg ${alg} was not applied and nothing changed.`,
+        );
+      }
       if (values.name === undefined || contents.identity.name === name) {
         return { contents: null, result: { identity: contents.identity, created: false } };
       }
@@ -54,7 +62,7 @@ Example:
     context.stdout.write(
       created
         ? `Created the identity of "${identity.name}" (${identity.alg} key ${thumbprint}).\n`
-        : `Already initialized as "${identity.name}" (${identity.alg} key ${thumbprint}), since ${identity.created_at}.\n`,
+        : `Already initialized as "${identity.name}" (${identity.alg} key ${thumbprint}, kept), since ${identity.created_at}.\n`,
     );
   },
 };

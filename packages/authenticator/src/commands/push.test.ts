@@ -99,7 +99,7 @@ describe.each(databaseKinds())('push approvals with the authenticator CLI on %s'
     const refused = await runCli(['listen', '--json'], { home });
     expect([refused.status, JSON.parse(refused.stdout.split('\n')[0] as string)]).toEqual([
       1,
-      { type: 'removed', device_id: device.device_id, reason: expect.stringMatching(/\w/) },
+      { type: 'removed', device_id: device.device_id, reason: expect.stringMatching(/\w/), forgotten: true },
     ]);
     expect(refused.stderr).toContain('refused every device stream');
   });

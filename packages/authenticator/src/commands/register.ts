@@ -5,9 +5,11 @@ import type { Command, CommandContext } from '../command.ts';
 import { callServer } from '../device-client.ts';
 import { AuthenticatorError } from '../errors.ts';
 import { newKeyPair, privateKeyOf, type Registration } from '../identity.ts';
+import { looksLikeUri } from '../otpauth-uri.ts';
 import { readQrImageFile } from '../qr-image.ts';
 import { parseRegistrationUri } from '../registration-uri.ts';
 import { readStore, updateStore } from '../store.ts';
+import { printable } from '../terminal-text.ts';
 
 export const registerCommand: Command = {
   name: 'register',
@@ -64,11 +66,12 @@ Examples:
       writeJson(context, { device_id: device.device_id, factor_id: device.factor_id, user_id: device.user_id, app: device.app, server });
       return;
     }
-    context.stdout.write(`Registered with ${device.app.display_name} as ${device.user_id} (device ${device.device_id}).\n`);
+    context.stdout.write(`${printable(`Registered with ${device.app.display_name} as ${device.user_id} (device ${device.device_id}).`)}\n`);
   },
 };
 
 async function readSource(source: string, context: CommandContext): Promise<string> {
-  if (source.startsWith('tessera:')) return source;
+  // Any URI (http://… too) is read as one, to be refused as such rather than looked for as an image file.
+  if (source.startsWith('tessera:') || looksLikeUri(source)) return source;
   return readQrImageFile(path.resolve(context.cwd, source));
 }

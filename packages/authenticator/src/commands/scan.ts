@@ -3,9 +3,11 @@ import { encryptProfile, type Profile, type ProfileField, type QrLoginClaim } fr
 import { COMMON_OPTIONS, expectPositionals, parseCommandArgs, writeJson } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { AuthenticatorError } from '../errors.ts';
+import { looksLikeUri } from '../otpauth-uri.ts';
 import { readQrImageFile } from '../qr-image.ts';
 import { parseLoginCode, QrLoginClient } from '../qr-login-client.ts';
 import { readStore } from '../store.ts';
+import { printable } from '../terminal-text.ts';
 
 export const scanCommand: Command = {
   name: 'scan',
@@ -24,7 +26,8 @@ Options:
   --json      print {"login_id", "app", "requested_fields", "shared_fields", "browser", "status"}
   -h, --help
 
-Without --approve or --deny it asks at the terminal; with no terminal it refuses to guess.
+Without --approve or --deny it asks at the terminal; with --json, or with no terminal, it refuses
+to guess (exit status 1). Ctrl-C or Ctrl-D at the question denies the sign-in (exit status 130).
 
 Example:
   tessera-authenticator scan ~/Downloads/login-qr.png
@@ -38,10 +41,13 @@ Example:
     });
     const [source = ''] = expectPositionals('scan', positionals, 1, 1);
     if (values.approve === true && values.deny === true) throw new AuthenticatorError('invalid_arguments', 'scan: choose --approve or --deny, not both.');
-    if (values.approve !== true && values.deny !== true && !context.prompt) {
-      throw new AuthenticatorError('decision_required', 'scan: no terminal to ask at: pass --approve or --deny.');
+    // Checked before the code is claimed, so that the page goes on showing it. --json prints no consent screen:
+    // asking there would ask for an approval blind.
+    if (values.approve !== true && values.deny !== true && (values.json === true || !context.prompt)) {
+      const why = values.json === true ? 'with --json it never asks at the terminal' : 'no terminal to ask at';
+      throw new AuthenticatorError('decision_required', `scan: ${why}: pass --approve or --deny.`);
     }
-    const code = parseLoginCode(source.startsWith('tessera:') ? source : await readQrImageFile(path.resolve(context.cwd, source)));
+    const code = parseLoginCode(source.startsWith('tessera:') || looksLikeUri(source) ? source : await readQrImageFile(path.resolve(context.cwd, source)));
     const { identity, profile } = await readStore(context.storeDirectory);
     if (!identity) throw new AuthenticatorError('no_identity', 'This authenticator has no identity yet: run tessera-authenticator init first.');
 
@@ -49,7 +55,7 @@ Example:
     const claim = await client.claim();
     const shared = claim.requested_fields.filter((field) => profile?.[field] !== undefined);
     if (values.json !== true) context.stdout.write(consentScreen(claim, profile ?? {}, shared));
-    const approve = values.approve === true || (values.deny !== true && (await ask(context)));
+    const approve = values.approve === true || (values.deny !== true && (await ask(context, client)));
     let status: string;
     if (approve) {
       const consented: Profile = Object.fromEntries(shared.map((field) => [field, profile?.[field]]));
@@ -63,7 +69,7 @@ Example:
       writeJson(context, { ...shown, shared_fields: approve ? shared : [], status });
       return;
     }
-    context.stdout.write(status === 'approved' ? `Approved: ${claim.app.display_name} signs you in.\n` : 'Denied: the page was told.\n');
+    context.stdout.write(status === 'approved' ? `${printable(`Approved: ${claim.app.display_name} signs you in.`)}\n` : 'Denied: the page was told.\n');
   },
 };
 
@@ -72,7 +78,8 @@ function consentScreen(claim: QrLoginClaim, profile: Profile, shared: ProfileFie
   const fields = claim.requested_fields.map((field) =>
     shared.includes(field) ? `    ${field}: ${profile[field]}` : `    ${field}: (not in your profile, not shared)`,
   );
-  return [
+  // Every line may hold what the app or the browser chose (its name, its user agent): each is kept to one line.
+  const lines = [
     `${claim.app.display_name} asks you to sign in.`,
     `  app:      ${claim.app.app_id}`,
     `  logo:     ${logo}`,
@@ -81,11 +88,25 @@ function consentScreen(claim: QrLoginClaim, profile: Profile, shared: ProfileFie
     claim.requested_fields.length > 0 ? '  it asks for:' : '  it asks for no profile fields.',
     ...fields,
     `  answer before ${claim.expires_at}`,
-    '',
-  ].join('\n');
+  ];
+  return lines.map((line) => `${printable(line)}\n`).join('');
 }
 
-async function ask(context: CommandContext): Promise<boolean> {
-  const reply = await (context.prompt as (question: string) => Promise<string>)('Approve this sign-in? [y/N] ');
-  return /^y(es)?$/i.test(reply.trim());
+/** Asks at the terminal. Cancelled, the login is denied: the page would otherwise wait, "scanned", until it expires. */
+async function ask(context: CommandContext, client: QrLoginClient): Promise<boolean> {
+  try {
+    const reply = await (context.prompt as (question: string) => Promise<string>)('Approve this sign-in? [y/N] ');
+    return /^y(es)?$/i.test(reply.trim());
+  } catch (error) {
+    if (!(error instanceof AuthenticatorError && error.code === 'cancelled')) throw error;
+    const denied = await client.answer('deny').then(
+      () => true,
+      () => false,
+    );
+    throw new AuthenticatorError(
+      'cancelled',
+      denied ? 'Cancelled: the sign-in was denied.' : 'Cancelled; the sign-in could not be denied (the server did not answer), so the page waits until the code expires.',
+      { cause: error },
+    );
+  }
 }
