@@ -231,6 +231,22 @@ const analysis = [
     '74–82, ratio 16.6–17.4 % against 15.2–16.2 %; without the ANALYZE one of two runs fell ' +
     'to 11.6 % (PostgreSQL 152 µs per track, the empty-table plan again). A small gain that a production database ' +
     '(analysed) would keep but a fresh one does not: not worth the risk.',
+  '',
+  '**Why 30 % is out of reach here (2026-12-05, 23:45, bare route 35,000 req/s).** A run on the code of that evening: ' +
+    '17.4 %, 6,078 tracks/s, p99 10.9 ms; per track Tessera 107 µs of CPU, PostgreSQL 61 µs, the load client 45 µs: ' +
+    '213 µs in all. 30 % of this bare route is 10,500 tracks/s, which at 213 µs needs 2.24 cores of the 2, busy all the ' +
+    'time, and Tessera\'s own share alone 1.12 of its one thread. The bare route costs ≈ 55 µs of CPU per request ' +
+    '(server and client) and uses both cores fully; so the track would have to cost at most 3.3 × that, ≈ 185 µs in ' +
+    'all, perfectly overlapped with PostgreSQL, against 213 µs and ≈ 65 % of the machine used. The stub run above ' +
+    '(31 % with no database at all) is the same ceiling seen from the other side. What is left per track is spread ' +
+    'thin (a V8 profile of this run: the response write 14 %, node-postgres 12 % of which the array parameters 3 %, ' +
+    'routing and hooks 6 %, the JSON body 5 %, crypto 4 %, GC 5 %): no one change gives 15 %. The absolute rate is ' +
+    'not the problem: 6,078 tracks/s is more than the 4,800 that 30 % of /work/shared/MEASURED.md\'s 16,000 req/s ' +
+    'asked for; the bare route\'s rate grows with the CPU\'s speed, PostgreSQL\'s commits and the context ' +
+    'switches between three processes much less. Five more runs that night on the same code (00:58–01:10) gave 9.7, 15.0, 14.0, 11.6 and 13.3 % (PostgreSQL ' +
+    '75–174 µs of CPU per track, Tessera 109–142 µs): the spread of the earlier days; the table above is the 11.6 % run. ' +
+    'In the low runs PostgreSQL\'s CPU per track doubles or triples; vmstat showed no steal and no I/O wait, and the ' +
+    'cause is still not found.',
 ].join('\n');
 
 export const actionsTrack: Scenario = {
