@@ -104,6 +104,8 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
     expect((await track(api, userId, 'device', { context: { device_id: 'phone' } })).state).toBe('CHALLENGE_REQUIRED');
     // Another user's devices are not this user's.
     expect((await track(api, newUserId(), 'device', { context: { device_id: 'laptop' } })).state).toBe('CHALLENGE_REQUIRED');
+    // No device_id: the device cannot be known, so it is new (an app that forgets the id is not let through).
+    expect((await track(api, userId, 'device', {})).state).toBe('CHALLENGE_REQUIRED');
   });
 
   it('velocity: N tracks of the action within T seconds, this one included', async () => {

@@ -72,7 +72,9 @@ function compile(condition: Condition, needs: HistoryNeeds): Test {
   if ('signal' in condition) {
     switch (condition.signal) {
       case 'new_device':
-        return (facts) => typeof facts.context.device_id === 'string' && !facts.history.knownDevice;
+        // Without a device_id the device cannot be known: it counts as new (an app that forgets to send the id is
+        // challenged, not silently let through).
+        return (facts) => typeof facts.context.device_id !== 'string' || !facts.history.knownDevice;
       case 'has_factor': {
         const type = condition.type;
         return (facts) => facts.history.factorTypes.has(type);
