@@ -109,6 +109,8 @@ describe('parseOtpauthUri', () => {
   it('refuses terminal escape sequences in the label (a QR code must not rewrite the screen)', () => {
     expect(refusal(`otpauth://totp/Example:%1B%5B2J%1B%5BHalice?secret=${SECRET}`).code).toBe('invalid_uri');
     expect(refusal(`otpauth://totp/alice?secret=${SECRET}&issuer=Evil%07`).code).toBe('invalid_uri');
+    // A right-to-left override would show "alice@evil.com" reversed, as another account's name.
+    expect(refusal(`otpauth://totp/Example:%E2%80%AEalice?secret=${SECRET}`).code).toBe('invalid_uri');
   });
 
   it('never echoes the secret in its messages', () => {

@@ -1,5 +1,6 @@
 import { normalizeBase32Secret } from './base32-secret.ts';
 import { AuthenticatorError } from './errors.ts';
+import { hasUnsafeCharacters } from './terminal-text.ts';
 import { MAX_TOTP_PERIOD, TOTP_ALGORITHMS, TOTP_DIGITS } from './totp-account.ts';
 import type { TotpAlgorithm, TotpDigits, TotpParameters } from './totp-account.ts';
 
@@ -13,8 +14,6 @@ const SINGLE_VALUED = ['secret', 'issuer', 'algorithm', 'digits', 'period'] as c
  * issue 80-bit secrets; shorter ones could be guessed, and are most likely a truncated copy.
  */
 const MIN_SECRET_CHARACTERS = 16;
-/** Terminal control characters in a name would let a QR code rewrite what the person sees. */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Whether a command-line argument is meant as a URI (even a mistyped otpauth one) rather than an image path. */
 export function looksLikeUri(text: string): boolean {
@@ -103,8 +102,9 @@ function parseLabel(rawLabel: string): { issuer: string; account: string } {
 }
 
 function checkPrintable(what: string, value: string): void {
-  if (CONTROL_CHARACTERS.test(value)) {
-    throw new AuthenticatorError('invalid_uri', `The ${what} of the otpauth URI contains control characters.`);
+  // Control or bidi characters in a name would let a QR code rewrite or reorder what the person sees.
+  if (hasUnsafeCharacters(value)) {
+    throw new AuthenticatorError('invalid_uri', `The ${what} of the otpauth URI contains control or bidirectional-override characters.`);
   }
 }
 

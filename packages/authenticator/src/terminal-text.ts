@@ -4,6 +4,12 @@
  * bidirectional embeddings, overrides and isolates that reorder what is read (U+202A–U+202E, U+2066–U+2069).
  */
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Whether `text` holds a character that printable() would escape (a name with one is refused where it is read). */
+export function hasUnsafeCharacters(text: string): boolean {
+  UNSAFE.lastIndex = 0;
+  return UNSAFE.test(text);
+}
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /**
