@@ -65,6 +65,9 @@ export function qrLogin(options: QrLoginOptions): QrLoginHandle {
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   const show = (status: QrLoginStatus) => {
+    // A new code, or one more failed reconnection, is no change: the live region is not rewritten (screen readers
+    // would announce it again) and onStatus hears only changes.
+    if (view.root.dataset.status === status) return;
     view.root.dataset.status = status;
     view.status.textContent = texts[status];
     view.image.hidden = status !== 'waiting';

@@ -152,6 +152,26 @@ describe('QR login in a real browser (chromium), approved by the authenticator C
     }
   });
 
+  it('says "reconnecting" once while the server is down, however many tries it takes', async () => {
+    const other = await startTestServer('pglite');
+    const created = await client(other.url).post('/v1/apps', { name: 'Gone' });
+    const otherShop = await startShop(new Tessera({ baseUrl: other.url, appId: created.body.app_id, appSecret: created.body.app_secret }), other.url);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${otherShop.url}/?app=${created.body.app_id}`);
+      await expect.poll(() => page.getByRole('status').textContent()).toContain('Scan this code');
+      await other.stop();
+      // Tries after 0.5, 1 and 2 s (±50 %): several fail within 5 s.
+      await page.waitForTimeout(5_000);
+      const statuses = await page.evaluate(() => (globalThis as unknown as { statuses: string[] }).statuses);
+      expect(statuses).toEqual(['connecting', 'waiting', 'reconnecting']);
+      await page.close();
+    } finally {
+      await otherShop.close();
+      await other.stop().catch(() => {});
+    }
+  });
+
   it('shows "declined" when the person denies, and the backend gets no token', async () => {
     const { page, png } = await openPage();
     const verifiedBefore = shop.verified.length;
