@@ -218,6 +218,20 @@ describe.each(databaseKinds())('push challenges on %s', (kind) => {
     expect((await eventOf('challenge.denied', second.challenge_id)).data).toMatchObject({ deny_reason: 'fraud', denied_by: [a!.userId, b!.userId] });
   });
 
+  it('several approvers: one person answering from several devices at once counts once', async () => {
+    const x = await newDevice();
+    const [x2, x3] = await Promise.all([newDevice(x.userId), newDevice(x.userId)]);
+    const y = await newDevice();
+    for (let round = 0; round < 4; round++) {
+      const id = (await api.post('/v1/challenges', { user_ids: [x.userId, y.userId], quorum: 2, message: `Four eyes #${round}` })).body.challenge_id;
+      const replies = await Promise.all([x, x2!, x3!].map((device) => answer(device, id, { decision: 'approve' })));
+      expect(replies.map((reply) => reply.status).sort(), `round ${round}`).toEqual([200, 409, 409]);
+      expect(replies.filter((reply) => reply.status === 409).map((reply) => reply.body.error.code)).toEqual(['already_answered', 'already_answered']);
+      expect((await api.get(`/v1/challenges/${id}`)).body).toMatchObject({ status: 'pending', approved_by: [x.userId] });
+      expect((await answer(y, id, { decision: 'approve' })).body.status).toBe('approved');
+    }
+  });
+
   it.each([
     [{ user_ids: ['a', 'b'], quorum: 3, message: 'x' }, 400, 'quorum'],
     [{ user_ids: ['a', 'a'], quorum: 1, message: 'x' }, 400, 'user_ids'],

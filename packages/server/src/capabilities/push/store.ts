@@ -106,9 +106,12 @@ export class PushStore {
     const [row] = await this.db.query<ChallengeRecord & { answer: DeviceDecisionKind | null }>(
       `SELECT c.*, a.decision AS answer FROM challenges c
        JOIN challenge_approvers a ON a.challenge_id = c.id AND a.user_id = $1
-       WHERE c.id = $2${options.forUpdate ? ' FOR UPDATE OF c' : ''}`,
+       WHERE c.id = $2${options.forUpdate ? ' FOR UPDATE OF c, a' : ''}`,
       [userId, challengeId],
     );
+    // Both rows locked: a transaction that waited for them reads both again as the one before left them. With the
+    // challenge's lock alone, the approver's decision came from before the wait, and one person answering from two
+    // devices at once was counted twice toward a quorum.
     // The app is checked here, not in the WHERE: there, a generic plan may prefer the app's index to the primary key.
     if (!row || row.app_id !== appId) return null;
     const { answer, ...challenge } = row;
