@@ -135,11 +135,16 @@ export class WebhookStore {
     return rows.length;
   }
 
+  /**
+   * Records an attempt. A delivery delivered before stays delivered when a manual resend fails (its code and error are
+   * kept): the event reached the app once, so it does not go back into the automatic retries.
+   */
   async recordAttempt(id: string, outcome: AttemptOutcome): Promise<void> {
     const status: WebhookDeliveryStatus = outcome.delivered ? 'delivered' : outcome.nextAttemptAt ? 'pending' : 'failed';
     await this.db.query(
-      `UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_attempt_at = now(),
-         last_status_code = $3, last_error = $4, next_attempt_at = $5,
+      `UPDATE webhook_deliveries SET status = CASE WHEN delivered_at IS NOT NULL THEN 'delivered' ELSE $2::text END,
+         attempts = attempts + 1, last_attempt_at = now(), last_status_code = $3, last_error = $4,
+         next_attempt_at = CASE WHEN delivered_at IS NOT NULL THEN NULL ELSE $5::timestamptz END,
          delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
        WHERE id = $1`,
       [id, status, outcome.statusCode, outcome.error, outcome.delivered ? null : outcome.nextAttemptAt],

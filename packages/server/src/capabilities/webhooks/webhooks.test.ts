@@ -150,6 +150,16 @@ describe.each(databaseKinds())('webhooks on %s', (kind) => {
     expect(retried.body.attempts).toBe(mine.attempts + 1);
     expect(receiver.received.length).toBe(before + 1);
     expect(receiver.received.at(-1)!.headers['webhook-id']).toBe(mine.id);
+
+    // A resend of a delivered event that fails leaves it delivered (with the failure shown), out of the automatic retries.
+    receiver.status = 500;
+    try {
+      const failed = await api.post(`/v1/webhook-deliveries/${mine.id}/retry`, undefined, { as: { app } });
+      expect(failed.body).toMatchObject({ status: 'delivered', attempts: mine.attempts + 2, last_status_code: 500, next_attempt_at: null });
+      expect(failed.body.delivered_at).not.toBeNull();
+    } finally {
+      receiver.status = 200;
+    }
   });
 
   it('gives up on a receiver that trickles its answer, and keeps delivering to the others', async () => {
