@@ -226,6 +226,20 @@ describe.each(databaseKinds())('QR login on %s', (kind) => {
     expectError(await authenticator.approve(claim.body, payload, {}), 409, 'qr_login_not_pending');
   });
 
+  it('refuses an approval once the page that showed the code is gone: no token that no browser would get', async () => {
+    const identity = await newIdentity();
+    const browser = await BrowserSocket.open(server.url, appId);
+    const payload = await browser.qrPayload();
+    const authenticator = qrAuthenticator(server.url, identity);
+    const claim = await authenticator.claim(payload);
+    expect(claim.status).toBe(200);
+    browser.ws.close();
+    await browser.closed;
+    // The server sees the close a moment later.
+    await expect.poll(async () => (await authenticator.approve(claim.body, payload, {})).status, { timeout: 5_000 }).toBe(410);
+    expect((await server.db.query<{ status: string }>('SELECT status FROM qr_logins WHERE id = $1', [claim.body.login_id]))[0]?.status).toBe('claimed');
+  });
+
   it('takes exactly one of many concurrent answers: one token or one denial, one event', async () => {
     const identity = await newIdentity();
     const browser = await BrowserSocket.open(server.url, appId);

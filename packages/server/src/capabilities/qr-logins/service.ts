@@ -165,6 +165,14 @@ export class QrLoginService {
       this.hub.publish({ type: 'denied', login_id: loginId });
       return { status: 'denied' };
     }
+    // The page must still be there to receive the token: otherwise the phone would be told of a sign-in that no
+    // browser gets (the claim checks this too, but the page may have closed since).
+    if (!(await this.hub.locate(loginId))) {
+      // Gone because the login was answered meanwhile (by another instance, say): say that rather than "gone".
+      const current = await this.#store.find(loginId);
+      if (current?.status !== 'claimed') throw answerRefusal(current);
+      throw new ApiError('qr_login_expired', 'The page that showed this QR code is gone: nothing can be signed in.');
+    }
     const fields = proof.fields ?? [];
     const notRequested = fields.find((field) => !login.requested_fields.includes(field));
     if (notRequested) throw ApiError.invalid('proof.fields', `${notRequested} was not requested by this app`);
