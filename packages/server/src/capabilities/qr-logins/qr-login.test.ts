@@ -41,18 +41,24 @@ describe.each(databaseKinds())('QR login on %s', (kind) => {
     await server?.stop();
   });
 
-  /** Browser, scan, claim, approve with `shared` (a subset of the profile); answers the token message and the claim. */
-  async function signIn(identity: TestIdentity, shared: Partial<typeof profile>, app = appId) {
+  /** A browser's code, scanned and claimed by `identity`'s authenticator. */
+  async function claimed(identity: TestIdentity, app = appId) {
     const browser = await BrowserSocket.open(server.url, app, { 'user-agent': 'TestBrowser/1.0' });
     const payload = await browser.qrPayload();
     const authenticator = qrAuthenticator(server.url, identity);
     const claim = await authenticator.claim(payload);
     expect(claim.status).toBe(200);
+    return { browser, payload, authenticator, claim: claim.body };
+  }
+
+  /** Browser, scan, claim, approve with `shared` (a subset of the profile); answers the token message and the claim. */
+  async function signIn(identity: TestIdentity, shared: Partial<typeof profile>, app = appId) {
+    const { browser, payload, authenticator, claim } = await claimed(identity, app);
     await browser.next('scanned');
-    expect((await authenticator.approve(claim.body, payload, shared)).body).toEqual({ status: 'approved' });
+    expect((await authenticator.approve(claim, payload, shared)).body).toEqual({ status: 'approved' });
     const approved = await browser.next('approved');
     expect(await browser.closed).toEqual({ code: 1000, reason: 'approved' });
-    return { approved, claim: claim.body, browser };
+    return { approved, claim, browser };
   }
 
   it('signs a browser in: QR code, scan, consent screen, approval, one-time token with the consented profile', async () => {
@@ -215,41 +221,28 @@ describe.each(databaseKinds())('QR login on %s', (kind) => {
   });
 
   it('tells the browser when the person denies, and accepts no second answer', async () => {
-    const identity = await newIdentity();
-    const browser = await BrowserSocket.open(server.url, appId);
-    const payload = await browser.qrPayload();
-    const authenticator = qrAuthenticator(server.url, identity);
-    const claim = await authenticator.claim(payload);
+    const { browser, payload, authenticator, claim } = await claimed(await newIdentity());
     expect((await authenticator.deny(payload)).body).toEqual({ status: 'denied' });
     await browser.next('denied');
     expect(await browser.closed).toEqual({ code: 1000, reason: 'denied' });
-    expectError(await authenticator.approve(claim.body, payload, {}), 409, 'qr_login_not_pending');
+    expectError(await authenticator.approve(claim, payload, {}), 409, 'qr_login_not_pending');
   });
 
   it('refuses an approval once the page that showed the code is gone: no token that no browser would get', async () => {
-    const identity = await newIdentity();
-    const browser = await BrowserSocket.open(server.url, appId);
-    const payload = await browser.qrPayload();
-    const authenticator = qrAuthenticator(server.url, identity);
-    const claim = await authenticator.claim(payload);
-    expect(claim.status).toBe(200);
+    const { browser, payload, authenticator, claim } = await claimed(await newIdentity());
     browser.ws.close();
     await browser.closed;
     // The server sees the close a moment later.
-    await expect.poll(async () => (await authenticator.approve(claim.body, payload, {})).status, { timeout: 5_000 }).toBe(410);
-    expect((await server.db.query<{ status: string }>('SELECT status FROM qr_logins WHERE id = $1', [claim.body.login_id]))[0]?.status).toBe('claimed');
+    await expect.poll(async () => (await authenticator.approve(claim, payload, {})).status, { timeout: 5_000 }).toBe(410);
+    expect((await server.db.query<{ status: string }>('SELECT status FROM qr_logins WHERE id = $1', [claim.login_id]))[0]?.status).toBe('claimed');
   });
 
   it('takes exactly one of many concurrent answers: one token or one denial, one event', async () => {
-    const identity = await newIdentity();
-    const browser = await BrowserSocket.open(server.url, appId);
-    const payload = await browser.qrPayload();
-    const loginId = new URL(payload.replace('tessera://login?', 'http://x/?')).searchParams.get('login_id');
-    const authenticator = qrAuthenticator(server.url, identity);
-    const claim = await authenticator.claim(payload);
+    const { browser, payload, authenticator, claim } = await claimed(await newIdentity());
+    const loginId = claim.login_id;
     await browser.next('scanned');
     const answers = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? authenticator.approve(claim.body, payload, { email: profile.email }) : authenticator.deny(payload))),
+      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? authenticator.approve(claim, payload, { email: profile.email }) : authenticator.deny(payload))),
     );
     const taken = answers.filter((answer) => answer.status === 200);
     expect(taken).toHaveLength(1);

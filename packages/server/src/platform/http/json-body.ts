@@ -43,8 +43,9 @@ function problemIn(node: unknown, depth: number): Problem | 'too deep' | null {
 
 /**
  * What the route schemas do not check in a parsed body: its depth, numbers too large for a double, and strings (values
- * or keys, anywhere, in free-form objects too) that the database would refuse, which would otherwise fail the statement (with the other requests of
- * a batched one) and the request with a 500. The error names the field by its dotted path (`details.amount`).
+ * or keys, anywhere, in free-form objects too) that the database would refuse, which would otherwise fail the
+ * statement (with the other requests of a batched one) and the request with a 500. The error names the field by its
+ * dotted path (`details.amount`).
  */
 function bodyProblem(value: unknown): ApiError | null {
   const found = problemIn(value, 0);
