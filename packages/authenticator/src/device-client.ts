@@ -41,17 +41,27 @@ export async function callServer<T>(
   }
   if (response.ok) return body as T;
   const refusal = (body as ErrorBody | undefined)?.error;
-  throw new ServerRefusal(response.status, refusal?.code ?? 'unknown', refusal?.message ?? `HTTP ${response.status}`);
+  const reason = (refusal?.details as { reason?: unknown } | undefined)?.reason;
+  throw new ServerRefusal(response.status, refusal?.code ?? 'unknown', refusal?.message ?? `HTTP ${response.status}`, typeof reason === 'string' ? reason : null);
 }
 
-/** A refusal by the server: `serverCode` is its error code (e.g. challenge_not_pending). */
+/**
+ * A refusal by the server: `serverCode` is its error code (e.g. challenge_not_pending), `reason` its
+ * `details.reason` when it gives one (e.g. unknown_device).
+ */
 export class ServerRefusal extends AuthenticatorError {
   constructor(
     readonly status: number,
     readonly serverCode: string,
     message: string,
+    readonly reason: string | null = null,
   ) {
     super('server_refused', `The server refused: ${message} (${serverCode})`);
+  }
+
+  /** The server does not know this device (it was removed): the registration is of no more use. */
+  get deviceGone(): boolean {
+    return this.status === 401 && this.reason === 'unknown_device';
   }
 }
 

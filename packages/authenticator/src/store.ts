@@ -62,6 +62,15 @@ export async function updateStore<T>(
   });
 }
 
+/** Removes the registrations of these devices (their server removed them: every call would be refused again). */
+export async function forgetRegistrations(directory: string, deviceIds: readonly string[]): Promise<void> {
+  if (deviceIds.length === 0) return;
+  await updateStore(directory, (contents) => ({
+    contents: { ...contents, registrations: contents.registrations.filter((registration) => !deviceIds.includes(registration.device_id)) },
+    result: undefined,
+  }));
+}
+
 export function emptyStore(): StoreContents {
   return { accounts: [], identity: null, registrations: [], profile: null, unknownFields: {} };
 }

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { databaseKinds } from '../../../server/test/harness.ts';
 import { addRegistrationBefore, pushTestBed, registerAuthenticator } from '../../test/push-setup.ts';
@@ -23,6 +25,26 @@ describe.each(databaseKinds())('approve and deny on %s', (kind) => {
     const denying = await newChallenge();
     const denied = await runCli(['deny', denying.challenge_id], { home });
     expect([denied.status, denied.stdout]).toEqual([0, expect.stringContaining('the challenge is denied')]);
+  });
+
+  it('forgets a registration whose device the server removed, once, and answers through the next one', async () => {
+    const { api, home, userId } = bed;
+    const removed = await registerAuthenticator(api, home, `${userId}-before`);
+    const { registration_uri: uri } = (await api.post(`/v1/users/${userId}/device-registrations`)).body;
+    const kept = await runCli(['register', uri, '--json'], { home });
+    expect([kept.status, kept.stderr]).toEqual([0, '']);
+    expect((await api.delete(`/v1/devices/${removed.device_id}`)).status).toBe(204);
+
+    const approving = await newChallenge();
+    const approved = await runCli(['approve', approving.challenge_id, '--json'], { home });
+    expect(approved.status).toBe(0);
+    expect(JSON.parse(approved.stdout)).toMatchObject({ challenge_id: approving.challenge_id, status: 'approved' });
+    expect(approved.stderr).toContain(`removed device ${removed.device_id}`);
+    const store = JSON.parse(await readFile(path.join(home, 'store.json'), 'utf8'));
+    expect(store.registrations.map((registration: { device_id: string }) => registration.device_id)).toEqual([JSON.parse(kept.stdout).device_id]);
+
+    const denied = await runCli(['deny', (await newChallenge()).challenge_id], { home });
+    expect([denied.status, denied.stderr]).toEqual([0, '']);
   });
 
   it('names the servers it could not reach when no registration has the challenge', async () => {

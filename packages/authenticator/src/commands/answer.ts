@@ -3,7 +3,6 @@ import { COMMON_OPTIONS, expectPositionals, parseCommandArgs, writeJson } from '
 import type { Command, CommandContext } from '../command.ts';
 import { AuthenticatorError } from '../errors.ts';
 import { askNumber, locateChallenge, sendAnswer } from '../push-answer.ts';
-import { readStore } from '../store.ts';
 import { printable } from '../terminal-text.ts';
 
 export const approveCommand: Command = {
@@ -14,7 +13,8 @@ export const approveCommand: Command = {
 Approves a push challenge, signing the decision with the key of the registration it is for.
 With number matching, --number is the number the sign-in screen shows (asked for at a terminal;
 Ctrl-C or Ctrl-D there cancels, exit status 130). A registration whose server cannot be reached is
-skipped: the challenge may be another server's.
+skipped: the challenge may be another server's. A registration whose device the server removed is
+forgotten (said on stderr).
 
 Options:
   --number N   number matching: the number the app shows (one of the three offered)
@@ -34,7 +34,7 @@ Example:
     const [challengeId = ''] = expectPositionals('approve', positionals, 1, 1);
     const picked = values.number === undefined ? undefined : Number(values.number);
     if (picked !== undefined && !Number.isInteger(picked)) throw new AuthenticatorError('invalid_arguments', 'approve: --number must be an integer.');
-    const located = await locateChallenge((await readStore(context.storeDirectory)).registrations, challengeId);
+    const located = await locateChallenge(context, challengeId);
     const choices = located.challenge.number_choices;
     let number = picked;
     if (choices && number === undefined) {
@@ -57,7 +57,8 @@ export const denyCommand: Command = {
   summary: 'deny a push challenge; --fraud if you did not start it',
   help: `Usage: tessera-authenticator deny <challenge_id> [--fraud] [--json]
 
-Denies a push challenge, signing the decision with the key of the registration it is for.
+Denies a push challenge, signing the decision with the key of the registration it is for. A registration
+whose device the server removed is forgotten (said on stderr).
 
 Options:
   --fraud   say you did not start this sign-in (the app is told)
@@ -75,7 +76,7 @@ Example:
       strict: true,
     });
     const [challengeId = ''] = expectPositionals('deny', positionals, 1, 1);
-    const located = await locateChallenge((await readStore(context.storeDirectory)).registrations, challengeId);
+    const located = await locateChallenge(context, challengeId);
     report(context, await sendAnswer(located, { decision: 'deny', fraud: values.fraud === true }), values.json === true);
   },
 };

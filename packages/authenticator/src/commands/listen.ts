@@ -5,7 +5,7 @@ import { keepStreamOpen } from '../device-stream.ts';
 import { AuthenticatorError } from '../errors.ts';
 import type { Registration } from '../identity.ts';
 import { askNumber, describeChallenge, sendAnswer, type AnswerChoice } from '../push-answer.ts';
-import { readStore, updateStore } from '../store.ts';
+import { forgetRegistrations, readStore } from '../store.ts';
 import { printable } from '../terminal-text.ts';
 
 export const listenCommand: Command = {
@@ -116,7 +116,7 @@ async function listen(registrations: readonly Registration[], context: CommandCo
       removed(reason, deviceGone) {
         states.set(registration, 'removed');
         // Kept, it would be refused again at every listen: the server said the device is gone for good.
-        if (deviceGone) forgetting.push(forget(context, registration).catch((error: unknown) => void (failure ??= error)));
+        if (deviceGone) forgetting.push(forgetRegistrations(context.storeDirectory, [registration.device_id]).catch((error: unknown) => void (failure ??= error)));
         print(
           `the server refused the stream of device ${registration.device_id} (${registration.app_name}): ${reason}` +
             (deviceGone ? '; this registration is forgotten' : ''),
@@ -138,13 +138,6 @@ async function listen(registrations: readonly Registration[], context: CommandCo
   await Promise.all(forgetting);
   if (failure !== null) throw failure;
   if (open === 0) throw new AuthenticatorError('server_refused', 'The server refused every device stream of this authenticator: nothing is left to listen to.');
-}
-
-async function forget(context: CommandContext, gone: Registration): Promise<void> {
-  await updateStore(context.storeDirectory, (contents) => ({
-    contents: { ...contents, registrations: contents.registrations.filter((registration) => registration.device_id !== gone.device_id) },
-    result: undefined,
-  }));
 }
 
 /** At a terminal: approve, deny or report fraud, and the number when it must be matched. */
