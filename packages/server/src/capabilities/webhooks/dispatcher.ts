@@ -102,14 +102,19 @@ export class WebhookDispatcher {
   /** Sends one claimed delivery and records the outcome. */
   async attempt(delivery: ClaimedDelivery): Promise<void> {
     const result = await this.#send(delivery);
-    const outcome: AttemptOutcome = result.delivered
-      ? { ...result, nextAttemptAt: null }
-      : { ...result, nextAttemptAt: this.#nextAttempt(delivery) };
+    const outcome: AttemptOutcome =
+      result.delivered || delivery.deliveredBefore
+        ? { ...result, nextAttemptAt: null }
+        : { ...result, nextAttemptAt: this.#nextAttempt(delivery) };
     this.metrics.webhookAttempts.inc({ outcome: result.delivered ? 'delivered' : 'failed' });
     if (!result.delivered) {
       this.log.info(
         { delivery_id: delivery.id, app_id: delivery.appId, status_code: result.statusCode, error: result.error },
-        outcome.nextAttemptAt ? 'webhook attempt failed; will retry' : 'webhook delivery failed for good',
+        delivery.deliveredBefore
+          ? 'webhook resend failed; the delivery stays delivered'
+          : outcome.nextAttemptAt
+            ? 'webhook attempt failed; will retry'
+            : 'webhook delivery failed for good',
       );
     }
     await this.#store.recordAttempt(delivery.id, outcome);

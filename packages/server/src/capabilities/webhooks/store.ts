@@ -25,6 +25,8 @@ export interface ClaimedDelivery {
   appId: string;
   callbackUrl: string | null;
   webhookSecretEnc: string;
+  /** It reached the app before: this attempt is a manual resend, and a failure leaves it delivered. */
+  deliveredBefore: boolean;
 }
 
 export interface AttemptOutcome {
@@ -45,7 +47,8 @@ export interface DeliveryFilter {
 
 const columns = `d.id, d.app_id, d.event_type, d.payload, d.status, d.attempts, d.created_at, d.last_attempt_at,
   d.next_attempt_at, d.delivered_at, d.last_status_code, d.last_error`;
-const claimedColumns = 'd.id, d.payload, d.created_at, d.attempts, d.app_id, a.callback_url, a.webhook_secret_enc';
+const claimedColumns = `d.id, d.payload, d.created_at, d.attempts, d.app_id, a.callback_url, a.webhook_secret_enc,
+  d.delivered_at IS NOT NULL AS delivered_before`;
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
@@ -75,6 +78,7 @@ function toClaimed(row: Record<string, unknown>): ClaimedDelivery {
     appId: row.app_id as string,
     callbackUrl: row.callback_url as string | null,
     webhookSecretEnc: row.webhook_secret_enc as string,
+    deliveredBefore: row.delivered_before as boolean,
   };
 }
 
