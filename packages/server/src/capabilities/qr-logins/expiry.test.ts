@@ -32,6 +32,22 @@ describe.each(databaseKinds())('QR login expiry on %s', (kind) => {
     expectError(await authenticator.claim((await browser.next('qr')).qr_payload), 410, 'qr_login_expired');
   });
 
+  it('ends the socket at its time, though its code would live much longer, and that code no longer claims', async () => {
+    const longCodes = await startTestServer(kind, { qrLogins: { qrTtlSeconds: 60, hub: { rotateLeadMs: 1_000, sessionMs: 2_000 } } });
+    try {
+      const app = await client(longCodes.url).post('/v1/apps', { name: 'Shop' });
+      const opened = Date.now();
+      const browser = await BrowserSocket.open(longCodes.url, app.body.app_id);
+      const payload = await browser.qrPayload();
+      await browser.next('expired', 5_000);
+      // The sweep runs every second: the end comes within one sweep of the session's time.
+      expect(Date.now() - opened).toBeLessThan(3_500);
+      expectError(await qrAuthenticator(longCodes.url, await newIdentity()).claim(payload), 410, 'qr_login_expired');
+    } finally {
+      await longCodes.stop();
+    }
+  });
+
   it('ends a scan nobody answers: the browser hears "expired", the key is deleted, a late answer is refused', async () => {
     const browser = await BrowserSocket.open(server.url, appId);
     const payload = await browser.qrPayload();

@@ -274,9 +274,10 @@ export class QrSocketHub {
       }
       if (session.answerUntilMs !== 0) {
         if (now > session.answerUntilMs) this.#end(session, { type: 'expired' });
+      } else if (now >= session.endsAtMs) {
+        this.#end(session, { type: 'expired' });
       } else if (now >= session.rotateAtMs && !session.drawing) {
-        if (now >= session.endsAtMs) this.#end(session, { type: 'expired' });
-        else due.push(session);
+        due.push(session);
       }
     } catch (error) {
       this.onError(error);
