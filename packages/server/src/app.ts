@@ -140,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       bus: deps.bus,
       keyring: deps.keyring,
       nonces: deps.nonces,
+      rateLimiter: deps.rateLimiter,
       publicUrl: deps.publicUrl,
       apps,
       users,

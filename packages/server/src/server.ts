@@ -108,6 +108,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       devices: options.devices,
       qrLogins: {
         ...options.qrLogins,
+        socketOpensPerIpPerMinute: options.qrLogins?.socketOpensPerIpPerMinute ?? 6 * config.qrSocketsPerAddress,
         hub: { ...options.qrLogins?.hub, maxSocketsPerIp: config.qrSocketsPerAddress },
       },
     }).catch(startupFailures.keyring);

@@ -172,6 +172,27 @@ describe.each(databaseKinds())('bad input to QR login on %s', (kind) => {
     await Promise.all([...open, again].map((socket) => socket.closed));
   });
 
+  it('lets one address open a bounded number of sockets a minute, however soon it closes them: the next is refused with 429', async () => {
+    const limited = await startTestServer(kind, { qrLogins: { socketOpensPerIpPerMinute: 3 } });
+    try {
+      const app = await client(limited.url).post('/v1/apps', { name: 'Shop' });
+      for (let opened = 0; opened < 3; opened++) {
+        const socket = await BrowserSocket.open(limited.url, app.body.app_id);
+        await socket.next('qr');
+        socket.ws.close();
+        await socket.closed;
+      }
+      await expect(BrowserSocket.open(limited.url, app.body.app_id)).rejects.toThrow('upgrade refused: 429');
+      const told = await client(limited.url, null).get(`/v1/qr-logins/connect?app_id=${app.body.app_id}`);
+      expect([told.status, told.body.error.code]).toEqual([429, 'rate_limited']);
+      expect(told.body.error.message).toContain('opened from this address in the last minute');
+      expect(Number(told.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(told.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('closes a socket that sends anything, with a close code that says so, and stays healthy', async () => {
     const browser = await BrowserSocket.open(server.url, appId);
     await browser.next('qr');

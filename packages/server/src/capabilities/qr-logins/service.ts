@@ -13,6 +13,7 @@ import { ApiError } from '../../platform/http/api-error.ts';
 import { isId, newId } from '../../platform/ids.ts';
 import type { Keyring } from '../../platform/keyring.ts';
 import type { NonceStore } from '../../platform/nonce-store.ts';
+import type { RateLimiter } from '../../platform/rate-limiter.ts';
 import { randomToken, sha256 } from '../../platform/secrets.ts';
 import type { AppService } from '../apps/service.ts';
 import type { UserService } from '../users/service.ts';
@@ -33,6 +34,11 @@ export interface QrLoginOptions {
   tokenSeconds: number;
   /** How far a proof's signed_at may be from the server's clock (60 s). */
   proofSkewMs: number;
+  /**
+   * Browser sockets one address may open in a minute (300: six times the sockets it may hold open); more get 429.
+   * Each opening draws a QR code, so this bounds the drawing one address can cause by opening and closing sockets.
+   */
+  socketOpensPerIpPerMinute: number;
   hub: HubOptions;
 }
 
@@ -44,6 +50,7 @@ export const defaultQrLoginOptions: QrLoginOptions = {
   answerSeconds: 120,
   tokenSeconds: 120,
   proofSkewMs: 60_000,
+  socketOpensPerIpPerMinute: 6 * defaultMaxSocketsPerIp,
   hub: {
     rotateLeadMs: 10_000,
     sessionMs: 600_000,
@@ -59,6 +66,7 @@ export interface QrLoginDeps {
   bus: RealtimeBus;
   keyring: Keyring;
   nonces: NonceStore;
+  rateLimiter: RateLimiter;
   apps: AppService;
   users: UserService;
   outbox: Outbox;
@@ -101,6 +109,12 @@ export class QrLoginService {
     if (!this.hub.hasRoomFor(ip)) {
       throw new ApiError('rate_limited', 'Too many QR login sockets are open from this address; close some, or retry later.', {
         headers: { 'retry-after': '30' },
+      });
+    }
+    const opens = await this.deps.rateLimiter.hit(`qr-connect:${ip}`, this.#options.socketOpensPerIpPerMinute, 60);
+    if (!opens.allowed) {
+      throw new ApiError('rate_limited', 'Too many QR login sockets were opened from this address in the last minute; retry later.', {
+        headers: { 'retry-after': String(opens.retryAfterSeconds) },
       });
     }
   }
