@@ -65,8 +65,9 @@ export class Actions {
 
   /**
    * Checks a token from the browser: `is_valid` is true, once, for the token of a passed challenge
-   * (`state: "CHALLENGE_SUCCEEDED"`) or of an allowed action. TesseraError `action_token_invalid` (400),
-   * `action_token_expired` (410) or `action_token_used` (409) otherwise. Never retried: a token validates once.
+   * (`state: "CHALLENGE_SUCCEEDED"`) or of an allowed action. A token of another action or user: `is_valid: false`,
+   * `state: "CHALLENGE_REQUIRED"`. TesseraError `action_token_invalid` (400), `action_token_expired` (410) or
+   * `action_token_used` (409) otherwise. Never retried: a token validates once.
    */
   async validate(options: ValidateOptions): Promise<ValidatedAction> {
     return this.http.request({

@@ -203,6 +203,8 @@ describe.each(databaseKinds())('adaptive MFA: tracking and rules on %s', (kind) 
     expect(again.body.error.code).toBe('action_not_in_review');
     expect((await api.patch(path, { state: 'CHALLENGE_SUCCEEDED' })).status).toBe(400);
     expect((await otherApi.patch(path, { state: 'BLOCK' })).status).toBe(404);
+    // An allowed action's token presented for another action: not valid, and not ALLOW either (a state-only check refuses it).
+    expect((await api.post('/v1/actions/validate', { token: tracked.token, action: 'pay' })).body).toMatchObject({ state: 'CHALLENGE_REQUIRED', is_valid: false });
     const validated = await api.post('/v1/actions/validate', { token: tracked.token, action: 'review' });
     expect(validated.body).toMatchObject({ state: 'ALLOW', is_valid: true, user_id: userId, action: 'review' });
     expect((await api.post('/v1/actions/validate', { token: tracked.token, action: 'review' })).body.error.code).toBe('action_token_used');

@@ -78,10 +78,11 @@ describe.each(databaseKinds())('adaptive MFA: client API and validate on %s', (k
 
   it('a token for another action or user is not valid, and stays unused', async () => {
     const { user, tracked, success } = await passedChallenge();
-    expect((await validate({ token: success, action: 'payment' })).body).toMatchObject({ is_valid: false, state: 'CHALLENGE_SUCCEEDED' });
-    expect((await validate({ token: success, action: 'signIn', user_id: 'someone-else' })).body.is_valid).toBe(false);
+    // Never CHALLENGE_SUCCEEDED when not valid: an app that checks the state alone must refuse these too.
+    expect((await validate({ token: success, action: 'payment' })).body).toMatchObject({ is_valid: false, state: 'CHALLENGE_REQUIRED' });
+    expect((await validate({ token: success, action: 'signIn', user_id: 'someone-else' })).body).toMatchObject({ is_valid: false, state: 'CHALLENGE_REQUIRED' });
     // The track token of a challenged action never validates, even once the challenge is passed.
-    expect((await validate({ token: tracked.token, action: 'signIn' })).body).toMatchObject({ state: 'CHALLENGE_SUCCEEDED', is_valid: false });
+    expect((await validate({ token: tracked.token, action: 'signIn' })).body).toMatchObject({ state: 'CHALLENGE_REQUIRED', is_valid: false });
     expect((await validate({ token: success, action: 'signIn', user_id: user.userId })).body.is_valid).toBe(true);
   });
 

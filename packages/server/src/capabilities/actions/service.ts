@@ -116,7 +116,7 @@ export class ActionService {
     if (!row) throw new ApiError('action_token_invalid', 'The action of this token no longer exists.', { details: { field: 'token', reason: 'unknown action' } });
     const validState: ActionState = claims.scope === 'success' ? 'CHALLENGE_SUCCEEDED' : 'ALLOW';
     const matches = claims.action === input.action && (input.user_id === undefined || input.user_id === claims.userId);
-    if (!matches || row.state !== validState) return validated(row, false);
+    if (!matches || row.state !== validState) return notValid(row);
     if (row.validated_at) throw new ApiError('action_token_used');
     const consumed = await this.#store.consume(row.id, validState);
     if (!consumed) throw new ApiError('action_token_used');
@@ -181,4 +181,14 @@ function recordOf(row: NewAction, context: Record<string, unknown>): ActionRecor
 
 function validated(row: ActionRow, isValid: boolean): ValidatedAction {
   return { state: row.state, is_valid: isValid, user_id: row.user_id, action: row.action, idempotency_key: row.id };
+}
+
+/**
+ * A token that does not prove the asked action: never a state that lets it through (ALLOW, CHALLENGE_SUCCEEDED), so
+ * that an app checking `state` alone, as many do, refuses a token of another action or user, or a track token (not
+ * used up) after its challenge was passed. It says CHALLENGE_REQUIRED: what the asked action still needs.
+ */
+function notValid(row: ActionRow): ValidatedAction {
+  const passing = row.state === 'ALLOW' || row.state === 'CHALLENGE_SUCCEEDED';
+  return validated(passing ? { ...row, state: 'CHALLENGE_REQUIRED' } : row, false);
 }
