@@ -103,7 +103,7 @@ WITH r AS (
   WHERE k.id = ANY ($5::text[]) AND k.id = s.factor_id AND k.status = 'active' AND (k.last_step IS NULL OR k.last_step < s.step)
   RETURNING s.i
 ), verified AS (
-  UPDATE challenges ch SET status = 'verified', attempts = ch.attempts + 1, resolved_at = r.at
+  UPDATE challenges ch SET status = 'verified', resolved_at = r.at
   FROM r JOIN step ON step.i = r.i
   WHERE ch.id = ANY ($1::text[]) AND ch.id = r.id
   RETURNING r.i

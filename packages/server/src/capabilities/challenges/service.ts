@@ -181,7 +181,7 @@ export class ChallengeService {
     if (!found?.factor || found.challenge.status !== 'pending' || found.challenge.expires_at <= now) return null;
     const step = this.factors.matchTotp(found.factor, code, now.getTime());
     if (step === null) return null;
-    const verified: ChallengeRecord = { ...found.challenge, status: 'verified', attempts: found.challenge.attempts + 1, resolved_at: now };
+    const verified: ChallengeRecord = { ...found.challenge, status: 'verified', resolved_at: now };
     // No outbox write for an app without a callback URL (the app is cached; a change drops it at once).
     const event = this.lifecycle.eventOf(verified, (await this.apps.get(appId)).callback_url !== null);
     if (!(await this.#store.verifyAtStep(found.challenge, found.factor.id, step, now, event))) return null;
@@ -203,11 +203,11 @@ export class ChallengeService {
     const factor = challenge.factor_id ? await this.factors.findRecord(appId, challenge.factor_id) : null;
     if (!factor) {
       // Its factor was deleted (or its recovery codes all used) since the challenge was made.
-      return { kind: 'not_pending', challenge: await this.#end(challenge.id, 'failed', false) };
+      return { kind: 'not_pending', challenge: await this.#end(challenge.id, 'failed') };
     }
     const { ok } = await this.factors.checkCode(factor, code);
     const after = await this.users.recordCodeResult(appId, challenge.user_id, ok, guard);
-    if (ok) return { kind: 'verified', challenge: await this.#end(challenge.id, 'verified', true) };
+    if (ok) return { kind: 'verified', challenge: await this.#end(challenge.id, 'verified') };
     const wrong = await this.#store.recordWrongCode(challenge.id);
     if (wrong.status === 'failed') await this.lifecycle.ended(wrong);
     else this.lifecycle.announce(wrong);
@@ -274,8 +274,8 @@ export class ChallengeService {
     return challenge;
   }
 
-  async #end(challengeId: string, status: 'verified' | 'failed', countAttempt: boolean): Promise<ChallengeRecord> {
-    const ended = (await this.#store.resolve(challengeId, status, countAttempt)) as ChallengeRecord;
+  async #end(challengeId: string, status: 'verified' | 'failed'): Promise<ChallengeRecord> {
+    const ended = (await this.#store.resolve(challengeId, status)) as ChallengeRecord;
     await this.lifecycle.ended(ended);
     return ended;
   }

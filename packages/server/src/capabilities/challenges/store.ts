@@ -189,12 +189,14 @@ export class ChallengeStore {
     return this.#verifies.submit({ challenge, factorId, step, now, event });
   }
 
-  /** Ends a pending challenge with `status`; null when it was no longer pending. */
-  async resolve(id: string, status: ChallengeStatus, countAttempt: boolean): Promise<ChallengeRecord | null> {
+  /**
+   * Ends a pending challenge with `status`; null when it was no longer pending. Its attempts count wrong codes only:
+   * a right one leaves them (attempts_left is what is left of the wrong-code budget).
+   */
+  async resolve(id: string, status: ChallengeStatus): Promise<ChallengeRecord | null> {
     const [row] = await this.db.query<ChallengeRecord>(
-      `UPDATE challenges SET status = $2, resolved_at = now(), attempts = attempts + $3
-       WHERE id = $1 AND status = 'pending' RETURNING *`,
-      [id, status, countAttempt ? 1 : 0],
+      `UPDATE challenges SET status = $2, resolved_at = now() WHERE id = $1 AND status = 'pending' RETURNING *`,
+      [id, status],
     );
     return row ?? null;
   }
