@@ -183,6 +183,12 @@ describe.each(databaseKinds())('bad input to QR login on %s', (kind) => {
         await socket.closed;
       }
       await expect(BrowserSocket.open(limited.url, app.body.app_id)).rejects.toThrow('upgrade refused: 429');
+      // Counted per app: another app's page from the same address still opens.
+      const other = await client(limited.url).post('/v1/apps', { name: 'Other shop' });
+      const elsewhere = await BrowserSocket.open(limited.url, other.body.app_id);
+      await elsewhere.next('qr');
+      elsewhere.ws.close();
+      await elsewhere.closed;
       const told = await client(limited.url, null).get(`/v1/qr-logins/connect?app_id=${app.body.app_id}`);
       expect([told.status, told.body.error.code]).toEqual([429, 'rate_limited']);
       expect(told.body.error.message).toContain('opened from this address in the last minute');

@@ -35,8 +35,9 @@ export interface QrLoginOptions {
   /** How far a proof's signed_at may be from the server's clock (60 s). */
   proofSkewMs: number;
   /**
-   * Browser sockets one address may open in a minute (300: six times the sockets it may hold open); more get 429.
-   * Each opening draws a QR code, so this bounds the drawing one address can cause by opening and closing sockets.
+   * Browser sockets one address may open in a minute for one app (300: six times the sockets it may hold open); more
+   * get 429. Each opening draws a QR code, so this bounds the drawing one address can cause by opening and closing
+   * sockets. Counted per app too, so that one app's visitors behind a shared address do not use up another's.
    */
   socketOpensPerIpPerMinute: number;
   hub: HubOptions;
@@ -111,7 +112,7 @@ export class QrLoginService {
         headers: { 'retry-after': '30' },
       });
     }
-    const opens = await this.deps.rateLimiter.hit(`qr-connect:${ip}`, this.#options.socketOpensPerIpPerMinute, 60);
+    const opens = await this.deps.rateLimiter.hit(`qr-connect:${appId}:${ip}`, this.#options.socketOpensPerIpPerMinute, 60);
     if (!opens.allowed) {
       throw new ApiError('rate_limited', 'Too many QR login sockets were opened from this address in the last minute; retry later.', {
         headers: { 'retry-after': String(opens.retryAfterSeconds) },
