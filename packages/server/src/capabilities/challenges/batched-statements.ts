@@ -77,9 +77,9 @@ export interface VerifyAtStep {
   event: OutboxEvent | null;
 }
 
-// Per request: lock the challenge, then its user, then its factor (the order of the verify transaction), checking each
-// on its latest version: the challenge is as read (pending, same attempts, not expired at `at`), the user is not locked
-// out at `at`, and the factor's step moves only if the new one is newer. Then the challenge is verified, the user's
+// Per request: lock the user, then the challenge, then its factor (the order of the verify transaction, UserService.lock),
+// checking each on its latest version: the user is not locked out at `at`, the challenge is as read (pending, same
+// attempts, not expired at `at`), and the factor's step moves only if the new one is newer. Then the challenge is verified, the user's
 // count of wrong codes reset if it has one, and the event written if the app still has a callback URL. Two requests of
 // one batch for one factor: one moves its step, the other is not verified here.
 const verifySql = `
@@ -87,19 +87,19 @@ WITH r AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::bigint[], $7::text[],
     $8::text[], $9::text[], $10::text[]) WITH ORDINALITY
     AS r(id, app_id, attempts, at, factor_id, step, user_id, event_id, event_type, event_payload, i)
-), c AS (
-  SELECT r.i FROM r CROSS JOIN LATERAL (
-    SELECT app_id = r.app_id AND factor_id = r.factor_id AND status = 'pending' AND attempts = r.attempts AND expires_at > r.at AS ok
-    FROM challenges WHERE id = r.id OFFSET 0 FOR NO KEY UPDATE) ch
-  WHERE ch.ok
 ), u AS (
-  SELECT r.i, us.reset FROM r JOIN c ON c.i = r.i CROSS JOIN LATERAL (
+  SELECT r.i, us.reset FROM r CROSS JOIN LATERAL (
     SELECT locked_until IS NULL OR locked_until <= r.at AS ok, failed_codes > 0 OR locked_until IS NOT NULL AS reset
     FROM users WHERE app_id = r.app_id AND user_id = r.user_id OFFSET 0 FOR NO KEY UPDATE) us
   WHERE us.ok
+), c AS (
+  SELECT r.i FROM r JOIN u ON u.i = r.i CROSS JOIN LATERAL (
+    SELECT app_id = r.app_id AND factor_id = r.factor_id AND status = 'pending' AND attempts = r.attempts AND expires_at > r.at AS ok
+    FROM challenges WHERE id = r.id OFFSET 0 FOR NO KEY UPDATE) ch
+  WHERE ch.ok
 ), step AS (
   UPDATE factors k SET last_step = s.step
-  FROM (SELECT r.i, r.factor_id, r.step FROM r JOIN u ON u.i = r.i) s
+  FROM (SELECT r.i, r.factor_id, r.step FROM r JOIN c ON c.i = r.i) s
   WHERE k.id = ANY ($5::text[]) AND k.id = s.factor_id AND k.status = 'active' AND (k.last_step IS NULL OR k.last_step < s.step)
   RETURNING s.i
 ), verified AS (

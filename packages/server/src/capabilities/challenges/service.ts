@@ -190,11 +190,14 @@ export class ChallengeService {
   }
 
   async #verifyInTransaction(appId: string, challengeId: string, code: string): Promise<VerifyOutcome> {
-    // The challenge's lock, then the user's: every code check of the user waits for the one under way.
+    // The user's lock, then the challenge's (UserService.lock): every code check of the user waits for the one under
+    // way, and so do a deletion of the user, of a factor and a regeneration of recovery codes, which lock in that order.
+    const read = await this.#store.find(appId, challengeId);
+    if (!read) throw ApiError.notFound('Challenge');
+    if (read.factor_type === 'push' || read.user_id === null) throw new ApiError('answered_on_device');
+    const guard = await this.users.guardCodeAttempt(appId, read.user_id);
     const challenge = await this.#store.find(appId, challengeId, { forUpdate: true });
-    if (!challenge) throw ApiError.notFound('Challenge');
-    if (challenge.factor_type === 'push' || challenge.user_id === null) throw new ApiError('answered_on_device');
-    const guard = await this.users.guardCodeAttempt(appId, challenge.user_id);
+    if (!challenge || challenge.user_id === null) throw ApiError.notFound('Challenge');
     if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
       return { kind: 'not_pending', challenge: (await this.lifecycle.expire(challengeId)) ?? challenge };
     }

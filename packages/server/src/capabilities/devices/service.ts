@@ -117,6 +117,8 @@ export class DeviceService {
       const { appId, userId } = redeemed;
       const app = await this.apps.get(appId);
       if (!app.active) throw new ApiError('app_inactive');
+      // Under the user's lock, so that registrations at once cannot take the user past the most factors a user may hold.
+      await this.users.lock(appId, userId);
       await this.factors.makeRoom(appId, userId);
       await this.#store.insertPushFactor(factorId, appId, userId, name);
       const device = await this.#store.insertDevice({

@@ -131,6 +131,11 @@ export class FactorService {
 
   async remove(appId: string, factorId: string): Promise<void> {
     await this.db.transaction(async () => {
+      // The user's lock first (UserService.lock): a push challenge being made for them, or a code being checked,
+      // finishes before the factor goes, or sees it gone.
+      const read = await this.#store.find(appId, factorId);
+      if (!read) throw ApiError.notFound('Factor');
+      await this.users.lock(appId, read.user_id);
       const factor = await this.#store.find(appId, factorId, { forUpdate: true });
       if (!factor) throw ApiError.notFound('Factor');
       for (const hook of this.#removalHooks) await hook(factor);

@@ -40,12 +40,17 @@ export class PushStore {
    * exists, its newest active push factor (null for none).
    */
   async lockApprovers(appId: string, userIds: readonly string[]): Promise<Map<string, string | null>> {
+    await this.db.query(`SELECT 1 FROM users u WHERE u.app_id = $1 AND ${oneOf('u.user_id', '$2', userIds)} ORDER BY u.user_id FOR UPDATE`, [
+      appId,
+      userIds,
+    ]);
+    // A statement of its own, after the locks: one that waited for a lock still reads with the snapshot it began with,
+    // and would not see a device removed by the transaction it waited for.
     const rows = await this.db.query<{ user_id: string; push_factor_id: string | null }>(
       `SELECT u.user_id,
          (SELECT f.id FROM factors f WHERE f.app_id = u.app_id AND f.user_id = u.user_id AND f.type = 'push' AND f.status = 'active'
           ORDER BY f.id DESC LIMIT 1) AS push_factor_id
-       FROM users u WHERE u.app_id = $1 AND ${oneOf('u.user_id', '$2', userIds)}
-       ORDER BY u.user_id FOR UPDATE OF u`,
+       FROM users u WHERE u.app_id = $1 AND ${oneOf('u.user_id', '$2', userIds)}`,
       [appId, userIds],
     );
     return new Map(rows.map((row) => [row.user_id, row.push_factor_id]));

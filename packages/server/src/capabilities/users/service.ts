@@ -49,13 +49,22 @@ export class UserService {
   }
 
   /**
+   * Takes the user's row lock for the rest of the caller's transaction; 404 for an unknown user. Whatever changes a
+   * user's factors or challenges, or checks their codes, takes it first: one order of locks (the user, then their
+   * challenges, then their factors), so that concurrent changes wait for each other instead of deadlocking.
+   */
+  async lock(appId: string, userId: string): Promise<UserRecord> {
+    const user = await this.#store.find(appId, userId, { forUpdate: true });
+    if (!user) throw ApiError.notFound('User');
+    return user;
+  }
+
+  /**
    * Call inside the transaction that checks a code, before checking it: takes the user's lock and
    * answers whether verification is locked. Throws 404 for an unknown user.
    */
   async guardCodeAttempt(appId: string, userId: string): Promise<CodeGuardResult> {
-    const user = await this.#store.find(appId, userId, { forUpdate: true });
-    if (!user) throw ApiError.notFound('User');
-    return guardState(user);
+    return guardState(await this.lock(appId, userId));
   }
 
   /** Records the result of the code checked under `guardCodeAttempt` (whose answer is `guard`), in the same transaction. */

@@ -102,6 +102,11 @@ export function installErrorHandling(app: FastifyInstance): void {
         reason: 'contains U+0000',
       });
     }
+    if (sqlState === '23503') {
+      // A row this request refers to (a user, a factor, a device, the app) was deleted while it ran: nothing was written.
+      request.log.info({ err: error }, 'a referenced row was deleted concurrently');
+      return send(reply, 'not_found', 'Something this request refers to was deleted meanwhile.');
+    }
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
       const first = fastifyError.validation[0] as ErrorObject | undefined;
