@@ -157,7 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const actionTokens = new ActionTokens(deps.keyring);
   const rules = new RulesService(deps.db, deps.bus, apps);
   const actions = new ActionService(deps.db, apps, rules, outbox, actionTokens, deps.publicUrl);
-  const client = new ClientService(deps.db, apps, factors, challenges, outbox, actionTokens);
+  const client = new ClientService(deps.db, apps, users, factors, challenges, outbox, actionTokens);
   const guards = createAuthGuards({
     adminToken: deps.adminToken,
     authenticateApp: (appId, secret, ip) => apps.authenticate(appId, secret, ip),

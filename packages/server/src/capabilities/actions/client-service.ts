@@ -13,6 +13,7 @@ import { ApiError } from '../../platform/http/api-error.ts';
 import type { AppService } from '../apps/service.ts';
 import type { ChallengeService } from '../challenges/service.ts';
 import type { FactorService } from '../factors/service.ts';
+import type { UserService } from '../users/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { ActionStore, toActionRecord, type ActionRow } from './action-store.ts';
 import type { ActionTokenClaims, ActionTokens } from './action-token.ts';
@@ -43,6 +44,7 @@ export class ClientService {
   constructor(
     private readonly db: Database,
     private readonly apps: AppService,
+    private readonly users: UserService,
     private readonly factors: FactorService,
     private readonly challenges: ChallengeService,
     private readonly outbox: Outbox,
@@ -76,8 +78,12 @@ export class ClientService {
    * unverified factor the app enrolled itself stays.
    */
   async enrollTotp(session: ClientSession): Promise<ClientTotpEnrollment> {
-    const action = await this.#challengeable(session);
+    await this.#challengeable(session);
     return this.db.transaction(async () => {
+      // Under the user's lock, read afresh: a factor activated meanwhile is seen (and no enrollment made), and
+      // enrollments at once (a double click, two tabs) show the same one.
+      await this.users.lock(session.appId, session.userId);
+      const action = await this.#challengeable(session);
       const factors = await this.factors.list(session.appId, session.userId);
       // Otherwise whoever holds a track token could add a factor of their own and pass the challenge with it.
       if (factors.some((factor) => factor.status === 'active')) throw new ApiError('enrollment_not_allowed');
@@ -109,7 +115,7 @@ export class ClientService {
     const enrolled = type === 'totp' && action.enroll_factor_id ? await this.factors.findRecord(appId, action.enroll_factor_id) : null;
     let enrolling = enrolled?.status === 'unverified' ? enrolled : null;
     if (enrolling && (await this.#hasOtherActiveFactor(session, enrolling.id))) {
-      await this.factors.remove(appId, enrolling.id);
+      await this.factors.remove(appId, enrolling.id).catch(unlessNotFound); // a concurrent code may have dropped it first
       enrolling = null;
     }
     if (enrolling) return this.#activateEnrollment(session, action, enrolling.id, code);
@@ -176,23 +182,29 @@ export class ClientService {
    * as not theirs: whoever holds the token must not be able to send request after request until one is approved.
    */
   async startPush(session: ClientSession): Promise<ClientPushChallenge> {
-    const action = await this.#challengeable(session);
-    const current = await this.#pushOf(session, action);
-    if (current?.status === 'pending') return pushView(current);
-    if (current?.deny_reason === 'fraud') {
-      throw new ApiError('action_not_challengeable', 'The person reported this push request as not theirs: no new one is sent.', {
-        details: { state: action.state, reason: 'fraud_reported' },
+    await this.#challengeable(session);
+    // Under the user's lock, read afresh: requests at once (a double click, two tabs) answer the same push, not one
+    // each with its own number on the phone.
+    return this.db.transaction(async () => {
+      await this.users.lock(session.appId, session.userId);
+      const action = await this.#challengeable(session);
+      const current = await this.#pushOf(session, action);
+      if (current?.status === 'pending') return pushView(current);
+      if (current?.deny_reason === 'fraud') {
+        throw new ApiError('action_not_challengeable', 'The person reported this push request as not theirs: no new one is sent.', {
+          details: { state: action.state, reason: 'fraud_reported' },
+        });
+      }
+      const secondsLeft = session.expiresAt - Math.floor(Date.now() / 1000);
+      const created = await this.challenges.create(session.appId, session.userId, {
+        type: 'push',
+        number_matching: true,
+        reference_id: action.id,
+        expires_in: Math.min(pushSeconds, Math.max(1, secondsLeft)),
       });
-    }
-    const secondsLeft = session.expiresAt - Math.floor(Date.now() / 1000);
-    const created = await this.challenges.create(session.appId, session.userId, {
-      type: 'push',
-      number_matching: true,
-      reference_id: action.id,
-      expires_in: Math.min(pushSeconds, Math.max(1, secondsLeft)),
+      await this.#store.replaceChallenge(action.id, 'push', created.challenge_id);
+      return pushView(created);
     });
-    await this.#store.replaceChallenge(action.id, 'push', created.challenge_id);
-    return pushView(created);
   }
 
   /** The action's push request (null when none was sent), read at once or, with `waitSeconds`, when it changes. */
@@ -204,10 +216,19 @@ export class ClientService {
     const challenge = await this.challenges.get(session.appId, recorded, waitSeconds, signal);
     if (challenge.status !== 'approved') return pushView(challenge);
     // Approved: the action succeeds (once; a later read answers a new token until the action is validated).
-    if (action.state !== 'CHALLENGE_SUCCEEDED' || action.validated_at) {
-      await this.db.transaction(() => this.#succeed(action, session.appId));
-    }
+    if (action.state !== 'CHALLENGE_SUCCEEDED' || action.validated_at) await this.#succeedByPush(session, action);
     return { ...pushView(challenge), ...this.#successToken(session) };
+  }
+
+  /** Another read of the same approval (a second tab, a reconnection) may have moved the action first: a success too. */
+  async #succeedByPush(session: ClientSession, action: ActionRow): Promise<void> {
+    try {
+      await this.db.transaction(() => this.#succeed(action, session.appId));
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 'action_not_challengeable')) throw error;
+      const now = await this.#action(session);
+      if (now.state !== 'CHALLENGE_SUCCEEDED' || now.validated_at) throw notChallengeable(now);
+    }
   }
 
   /** Inside the transaction of the success: the action moves to CHALLENGE_SUCCEEDED, with its event. */
@@ -262,6 +283,10 @@ export class ClientService {
     if (!challengeableStates.includes(action.state as never) || action.validated_at) throw notChallengeable(action);
     return action;
   }
+}
+
+function unlessNotFound(error: unknown): void {
+  if (!(error instanceof ApiError && error.code === 'not_found')) throw error;
 }
 
 function invalidToken(reason: string): ApiError {
