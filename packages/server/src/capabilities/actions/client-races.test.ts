@@ -63,6 +63,22 @@ describe.each(databaseKinds())('adaptive MFA: client API calls at once on %s', (
     expect(verified.status).toBe(200);
   });
 
+  it('drops an unfinished enrollment once for codes sent at once after the user got a factor of their own', async () => {
+    await awayFromStepBoundary();
+    const userId = newUserId('dropper');
+    const tracked = await track(api, userId, 'signIn');
+    expect((await anonymous.post('/v1/client/totp/enroll', undefined, as(tracked.token))).status).toBe(200);
+    const own = await api.post(`/v1/users/${userId}/factors`, { type: 'totp' });
+    expect((await api.post(`/v1/factors/${own.body.factor_id}/activate`, { code: await oathtool(own.body.secret, { offsetSteps: -1 }) })).status).toBe(200);
+    const replies = await Promise.all(
+      [0, 1].map(async (offsetSteps) =>
+        anonymous.post('/v1/client/totp/verify', { code: await oathtool(own.body.secret, { offsetSteps }) }, as(tracked.token)),
+      ),
+    );
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 409]);
+    expect((await factorsOf(userId)).map((factor) => factor.factor_id)).toEqual([own.body.factor_id]);
+  });
+
   it('sends one push request to requests at once with one token', async () => {
     const device = await registerPushDevice(api, server.url);
     const tracked = await track(api, device.userId, 'signIn');
