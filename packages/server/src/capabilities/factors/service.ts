@@ -165,8 +165,10 @@ export class FactorService {
     const factorId = newId('fac');
     await this.db.transaction(async () => {
       await this.users.upsert(appId, userId, {});
-      // The old codes' factor goes: its pending challenges end as for any deleted factor.
-      const previous = await this.#store.findActive(appId, userId, ['recovery']);
+      // The old codes' factor goes: its pending challenges end as for any deleted factor. Locked first, so that a
+      // recovery challenge being made for it meanwhile either ends here or finds it gone.
+      const found = await this.#store.findActive(appId, userId, ['recovery']);
+      const previous = found ? await this.#store.find(appId, found.id, { forUpdate: true }) : null;
       if (previous) for (const hook of this.#removalHooks) await hook(previous);
       const hashes = codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!));
       await this.#store.replaceRecoveryCodes(appId, userId, factorId, hashes);

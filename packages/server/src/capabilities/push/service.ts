@@ -114,7 +114,11 @@ export class PushChallenges {
       }
       return created;
     });
-    await this.#deliver(created);
+    // In a caller's transaction (a client API push request runs in one), once it commits: a device that hears of the
+    // challenge finds it, and a rolled-back or retried one never reaches a phone. A failed delivery there loses no
+    // challenge: devices list the open ones when they connect.
+    if (this.db.inTransaction) this.db.afterCommit(() => void this.#deliver(created).catch(() => {}));
+    else await this.#deliver(created);
     return created;
   }
 

@@ -40,7 +40,7 @@ export class PushStore {
    * exists, its newest active push factor (null for none).
    */
   async lockApprovers(appId: string, userIds: readonly string[]): Promise<Map<string, string | null>> {
-    await this.db.query(`SELECT 1 FROM users u WHERE u.app_id = $1 AND ${oneOf('u.user_id', '$2', userIds)} ORDER BY u.user_id FOR UPDATE`, [
+    await this.db.query(`SELECT 1 FROM users u WHERE u.app_id = $1 AND ${oneOf('u.user_id', '$2', userIds)} ORDER BY u.user_id FOR NO KEY UPDATE`, [
       appId,
       userIds,
     ]);

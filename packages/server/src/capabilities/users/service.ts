@@ -54,7 +54,7 @@ export class UserService {
    * challenges, then their factors), so that concurrent changes wait for each other instead of deadlocking.
    */
   async lock(appId: string, userId: string): Promise<UserRecord> {
-    const user = await this.#store.find(appId, userId, { forUpdate: true });
+    const user = await this.#store.find(appId, userId, { lock: true });
     if (!user) throw ApiError.notFound('User');
     return user;
   }

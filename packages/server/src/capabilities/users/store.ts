@@ -25,9 +25,13 @@ export class UserStore {
     await this.db.query('INSERT INTO users (app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [appId, userId]);
   }
 
-  async find(appId: string, userId: string, options: { forUpdate?: boolean } = {}): Promise<UserRecord | null> {
+  /**
+   * `lock`: FOR NO KEY UPDATE, which excludes every other lock of the user's row but not the key-share locks that
+   * inserts referencing the user take (a challenge, a factor): those need not wait, and cannot close a cycle with it.
+   */
+  async find(appId: string, userId: string, options: { lock?: boolean } = {}): Promise<UserRecord | null> {
     const [row] = await this.db.query<UserRecord>(
-      `SELECT * FROM users WHERE app_id = $1 AND user_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
+      `SELECT * FROM users WHERE app_id = $1 AND user_id = $2${options.lock ? ' FOR NO KEY UPDATE' : ''}`,
       [appId, userId],
     );
     return row ?? null;

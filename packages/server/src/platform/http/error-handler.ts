@@ -104,7 +104,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (sqlState === '23503') {
       // A row this request refers to (a user, a factor, a device, the app) was deleted while it ran: nothing was written.
-      request.log.info({ err: error }, 'a referenced row was deleted concurrently');
+      request.log.warn({ err: error }, 'a referenced row was deleted concurrently');
       return send(reply, 'not_found', 'Something this request refers to was deleted meanwhile.');
     }
     const fastifyError = error as FastifyError;
