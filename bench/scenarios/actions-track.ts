@@ -247,6 +247,13 @@ const analysis = [
     '75–174 µs of CPU per track, Tessera 109–142 µs): the spread of the earlier days; the table above is the 11.6 % run. ' +
     'In the low runs PostgreSQL\'s CPU per track doubles or triples; vmstat showed no steal and no I/O wait, and the ' +
     'cause is still not found.',
+  '',
+  '2026-12-06, 02:24–03:30 (bare route 24,000–28,000 req/s; no server change for tracks): 14.1, 12.0 (under the ' +
+    'profiler) and 13.8 % at 32 connections (3,078–3,497 tracks/s). At 128 connections (`BENCH_CONNECTIONS=128`, ' +
+    'both rows): 17.3 and 18.1 % (4,251–4,348 tracks/s, p99 70–80 ms), 0.028 commits per track (batches of ≈ 35), ' +
+    'PostgreSQL 94 µs of CPU per track, Tessera 163–176 µs against the bare route\'s 30. Four times the requests in ' +
+    'flight make the statements larger but do not lower Tessera\'s own CPU per track, and the machine is still ≈ 70 ' +
+    '% busy: the ceiling is Tessera\'s work per request on 2 shared cores, not the database\'s commits.',
 ].join('\n');
 
 export const actionsTrack: Scenario = {

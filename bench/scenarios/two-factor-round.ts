@@ -286,6 +286,12 @@ const analysis = [
     'runs (2,741–2,841 rounds/s, p99 23–26 ms). Sending the next batch before answering the last one (see ' +
     'actions-track, 2026-12-05): 16.6 and 15.9 %, 0.30 commits per round instead of 0.28; not kept.',
   '',
+  '2026-12-06, 03:27–03:45, a slower VM (bare route 24,600–29,500 req/s, 26–29 µs of server CPU per request ' +
+    'against 21–23 the evening before): 14.7 % in the table\'s run (2,164 rounds/s, p99 35 ms); then, in runs taken ' +
+    'in turns, 16.3 and 16.1 % with the day\'s change to the verify statement (it locks the user before the ' +
+    'challenge, the order every code check now takes) against 15.4 and 16.7 % with the old order: no cost measured. ' +
+    'The p99 target is missed on this VM (30–38 ms).',
+  '',
   '### Where the time goes (profiled 2026-12-03, before group commit; redo after server changes)',
   '',
   'The machine was shared that day (load average 6–12 from other sessions\' test runs and benches): absolute ' +
