@@ -32,9 +32,14 @@ export function createDeviceGuard(
       request.device = await devices.authenticate(request.headers.authorization, request.method, path, options.inactiveApp);
     } catch (error) {
       if (!(error instanceof DeviceAuthError)) throw error;
-      throw new ApiError('unauthorized', error.message, { details: { reason: error.reason }, headers: challengeHeaders });
+      throw deviceRefusal(error);
     }
   };
+}
+
+/** The 401 a device gets when its request is not taken (`details.reason` says why). */
+export function deviceRefusal(error: DeviceAuthError): ApiError {
+  return new ApiError('unauthorized', error.message, { details: { reason: error.reason }, headers: challengeHeaders });
 }
 
 /** The calling device, on a route guarded by the device guard. */

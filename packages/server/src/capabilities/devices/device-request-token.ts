@@ -31,6 +31,8 @@ export type DeviceAuthFailure =
   | 'wrong_path'
   | 'replayed';
 
+export const removedDeviceMessage = 'This device is not registered (or was removed).';
+
 export class DeviceAuthError extends Error {
   override name = 'DeviceAuthError';
 

@@ -10,7 +10,7 @@ import type { UserService } from '../users/service.ts';
 import type { Outbox } from '../webhooks/outbox.ts';
 import { DeviceKeyError, parseDevicePublicKey } from './device-key.ts';
 import { checkIdentityProof } from './identity-proof.ts';
-import { DeviceAuthError, defaultDeviceClockSkewMs, deviceIdOf, verifyDeviceRequestToken } from './device-request-token.ts';
+import { DeviceAuthError, defaultDeviceClockSkewMs, deviceIdOf, removedDeviceMessage, verifyDeviceRequestToken } from './device-request-token.ts';
 import { DeviceStore, type DeviceRecord } from './store.ts';
 import { qrDataUrl } from '../../platform/qr-code.ts';
 
@@ -154,7 +154,7 @@ export class DeviceService {
     const jwt = match[1] as string;
     const deviceId = deviceIdOf(jwt);
     const device = isId('dev', deviceId) ? await this.#store.find(deviceId) : null;
-    if (!device) throw new DeviceAuthError('unknown_device', 'This device is not registered (or was removed).');
+    if (!device) throw new DeviceAuthError('unknown_device', removedDeviceMessage);
     const nowMs = Date.now();
     const paths = this.#publicPathPrefix ? [path, this.#publicPathPrefix + path] : [path];
     const verified = await verifyDeviceRequestToken({ jwk: device.public_key, alg: device.alg }, jwt, { method, paths, nowMs });

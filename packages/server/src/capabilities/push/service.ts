@@ -6,6 +6,8 @@ import { newId } from '../../platform/ids.ts';
 import type { AppService } from '../apps/service.ts';
 import type { ChallengeLifecycle } from '../challenges/lifecycle.ts';
 import type { ChallengeRecord } from '../challenges/store.ts';
+import { deviceRefusal } from '../devices/device-guard.ts';
+import { DeviceAuthError, removedDeviceMessage } from '../devices/device-request-token.ts';
 import { DeviceDecisionError, verifyDeviceDecision } from '../devices/device-signature.ts';
 import type { DeviceRecord } from '../devices/store.ts';
 import type { FactorService } from '../factors/service.ts';
@@ -148,10 +150,14 @@ export class PushChallenges {
       if (error instanceof DeviceDecisionError) throw new ApiError(error.code, error.message);
       throw error;
     }
+    // The device guard ran before the body came, which the device may hold back: its app and the device itself are
+    // checked again now, the device under a lock that its removal waits for.
     const app = await this.apps.get(device.app_id);
+    if (!app.active) throw new ApiError('app_inactive');
     const answered = await this.db.transaction(async () => {
       const found = await this.#store.findForApprover(device.app_id, device.user_id, challengeId, { forUpdate: true });
       if (!found) throw ApiError.notFound('Challenge');
+      if (!(await this.#store.lockDevice(device.id))) throw deviceRefusal(new DeviceAuthError('unknown_device', removedDeviceMessage));
       let { challenge } = found;
       if (challenge.status === 'pending' && challenge.expires_at.getTime() <= Date.now()) {
         // Returned, not thrown: the expiry (and its event) must commit.

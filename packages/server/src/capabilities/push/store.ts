@@ -180,6 +180,11 @@ export class PushStore {
     );
   }
 
+  /** Whether the device is still registered, keeping it so (its removal waits) until the transaction ends. */
+  async lockDevice(deviceId: string): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM devices WHERE id = $1 FOR KEY SHARE', [deviceId])).length > 0;
+  }
+
   async deviceOfFactor(factorId: string): Promise<string | null> {
     const [row] = await this.db.query<{ id: string }>('SELECT id FROM devices WHERE factor_id = $1', [factorId]);
     return row?.id ?? null;

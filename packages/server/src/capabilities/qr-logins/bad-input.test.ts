@@ -126,6 +126,21 @@ describe.each(databaseKinds())('bad input to QR login on %s', (kind) => {
     expect([plain.status, plain.body.error.code, plain.headers.get('upgrade')]).toEqual([426, 'upgrade_required', 'websocket']);
   });
 
+  it('refuses an approval once the app was suspended after the claim: the page gets no token', async () => {
+    const admin = client(server.url);
+    const app = (await admin.post('/v1/apps', { name: 'Suspended later', profile_scopes: ['email'] })).body;
+    const browser = await BrowserSocket.open(server.url, app.app_id);
+    const payload = await browser.qrPayload();
+    const authenticator = qrAuthenticator(server.url, await newIdentity());
+    const claim = await authenticator.claim(payload);
+    expect(claim.status).toBe(200);
+    await admin.patch(`/v1/apps/${app.app_id}`, { active: false });
+    expectError(await authenticator.approve(claim.body, payload, { email: 'ada@example.test' }), 403, 'app_inactive');
+    expect(browser.messages.map((message) => message.type)).not.toContain('approved');
+    browser.ws.close();
+    await browser.closed;
+  });
+
   it('answers a malformed upgrade (the WebSocket key or version) with the documented 400 naming the header', async () => {
     const upgrade = (headers: Record<string, string>) =>
       new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {

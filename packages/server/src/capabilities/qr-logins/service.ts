@@ -201,7 +201,7 @@ export class QrLoginService {
     }
     const token = randomToken('qlt_');
     const approval = { tokenHash: sha256(token), consented: fields, encryptedProfile: proof.profile ?? null, tokenSeconds: this.#options.tokenSeconds };
-    const app = await this.deps.apps.get(login.app_id);
+    const app = await this.#activeApp(login.app_id); // suspended since the claim: nobody is signed in
     const approvedAt = new Date().toISOString();
     const approve = async () => {
       const linked = await this.#store.approve(login, approval);
