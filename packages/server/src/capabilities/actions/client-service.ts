@@ -78,12 +78,9 @@ export class ClientService {
    * unverified factor the app enrolled itself stays.
    */
   async enrollTotp(session: ClientSession): Promise<ClientTotpEnrollment> {
-    await this.#challengeable(session);
-    return this.db.transaction(async () => {
-      // Under the user's lock, read afresh: a factor activated meanwhile is seen (and no enrollment made), and
-      // enrollments at once (a double click, two tabs) show the same one.
-      await this.users.lock(session.appId, session.userId);
-      const action = await this.#challengeable(session);
+    // A factor activated meanwhile is seen (and no enrollment made), and enrollments at once (a double click, two
+    // tabs) show the same one.
+    return this.#underUserLock(session, async (action) => {
       const factors = await this.factors.list(session.appId, session.userId);
       // Otherwise whoever holds a track token could add a factor of their own and pass the challenge with it.
       if (factors.some((factor) => factor.status === 'active')) throw new ApiError('enrollment_not_allowed');
@@ -182,12 +179,8 @@ export class ClientService {
    * as not theirs: whoever holds the token must not be able to send request after request until one is approved.
    */
   async startPush(session: ClientSession): Promise<ClientPushChallenge> {
-    await this.#challengeable(session);
-    // Under the user's lock, read afresh: requests at once (a double click, two tabs) answer the same push, not one
-    // each with its own number on the phone.
-    return this.db.transaction(async () => {
-      await this.users.lock(session.appId, session.userId);
-      const action = await this.#challengeable(session);
+    // Requests at once (a double click, two tabs) answer the same push, not one each with its own number on the phone.
+    return this.#underUserLock(session, async (action) => {
       const current = await this.#pushOf(session, action);
       if (current?.status === 'pending') return pushView(current);
       if (current?.deny_reason === 'fraud') {
@@ -276,6 +269,19 @@ export class ClientService {
     const action = await this.#store.find(session.appId, session.actionId);
     if (!action) throw invalidToken('unknown action');
     return action;
+  }
+
+  /**
+   * Runs `work` in a transaction under the user's lock (UserService.lock), with the action read afresh after it: calls
+   * at once with one token, or that change the user's factors, then act one after the other. A token whose action
+   * cannot be challenged is refused before any lock.
+   */
+  async #underUserLock<T>(session: ClientSession, work: (action: ActionRow) => Promise<T>): Promise<T> {
+    await this.#challengeable(session);
+    return this.db.transaction(async () => {
+      await this.users.lock(session.appId, session.userId);
+      return work(await this.#challengeable(session));
+    });
   }
 
   async #challengeable(session: ClientSession): Promise<ActionRow> {
